@@ -1,0 +1,273 @@
+//! The resolved workload: what the engine executes. Every name in the file has become an index
+//! into one of the resource tables, every time is in nanoseconds, every default is applied.
+//!
+//! Times in rt-app files are microseconds; they are multiplied by 1000 exactly once, in the
+//! resolver.
+
+/// Scheduling policy, as `sched_setattr(2)` spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Policy {
+    Normal,
+    Batch,
+    Idle,
+    Fifo,
+    RoundRobin,
+    Deadline,
+}
+
+impl Policy {
+    /// The kernel's name, as rt-app accepts it and as metrics print it.
+    pub fn kernel_name(self) -> &'static str {
+        match self {
+            Policy::Normal => "SCHED_OTHER",
+            Policy::Batch => "SCHED_BATCH",
+            Policy::Idle => "SCHED_IDLE",
+            Policy::Fifo => "SCHED_FIFO",
+            Policy::RoundRobin => "SCHED_RR",
+            Policy::Deadline => "SCHED_DEADLINE",
+        }
+    }
+
+    pub fn is_fair(self) -> bool {
+        matches!(self, Policy::Normal | Policy::Batch | Policy::Idle)
+    }
+
+    pub fn is_rt(self) -> bool {
+        matches!(self, Policy::Fifo | Policy::RoundRobin)
+    }
+}
+
+/// Scheduling attributes as `sched_setattr(2)` takes them, already validated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SchedAttr {
+    /// SCHED_OTHER/BATCH/IDLE. `slice_ns` is the EEVDF custom slice (rt-app `dl-runtime` on a
+    /// fair task, Linux 6.12+); `None` means the base slice.
+    Fair {
+        policy: Policy,
+        nice: i32,
+        slice_ns: Option<u64>,
+    },
+    /// SCHED_FIFO/RR with rt_priority 1..=99.
+    Rt { policy: Policy, rt_priority: u32 },
+    /// SCHED_DEADLINE: runtime <= deadline <= period.
+    Deadline {
+        runtime_ns: u64,
+        deadline_ns: u64,
+        period_ns: u64,
+    },
+}
+
+impl SchedAttr {
+    pub fn policy(&self) -> Policy {
+        match *self {
+            SchedAttr::Fair { policy, .. } | SchedAttr::Rt { policy, .. } => policy,
+            SchedAttr::Deadline { .. } => Policy::Deadline,
+        }
+    }
+}
+
+/// Index into [`Workload::mutexes`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MutexId(pub u32);
+/// Index into [`Workload::conds`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CondId(pub u32);
+/// Index into [`Workload::barriers`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BarrierId(pub u32);
+/// Index into [`Workload::semaphores`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SemId(pub u32);
+/// Index into [`Workload::timers`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TimerId(pub u32);
+/// Index into [`Workload::suspend_queues`]: the condition a task definition's instances
+/// `suspend` on, which `resume <definition name>` broadcasts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SuspendId(pub u32);
+
+/// rt-app timer mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimerMode {
+    /// Default: when already late, the timer's next expiry is reset to now.
+    Relative,
+    /// The grid is kept; lateness carries over.
+    Absolute,
+}
+
+/// One rt-app event, in the order the file lists it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Fixed work: this much CPU time at full capacity (`run`).
+    Run { work_ns: u64 },
+    /// Busy until this much wall time has passed since the event started (`runtime`).
+    Runtime { wall_ns: u64 },
+    /// Relative sleep (`sleep`).
+    Sleep { ns: u64 },
+    /// Wait for the timer's next expiry, then advance it by `period_ns` (`timer`).
+    Timer {
+        timer: TimerId,
+        period_ns: u64,
+        mode: TimerMode,
+    },
+    /// `sched_yield()`.
+    Yield,
+    /// Wait on the task definition's own suspend queue (`suspend`).
+    Suspend { queue: SuspendId },
+    /// Broadcast a task definition's suspend queue (`resume`).
+    Resume { queue: SuspendId },
+    /// Meet every other user of the barrier (`barrier`).
+    Barrier { barrier: BarrierId },
+    SemPost { sem: SemId },
+    SemWait { sem: SemId },
+    Lock { mutex: MutexId },
+    Unlock { mutex: MutexId },
+    /// `pthread_cond_wait(cond, mutex)`; the task must hold `mutex`.
+    Wait { cond: CondId, mutex: MutexId },
+    Signal { cond: CondId },
+    Broadcast { cond: CondId },
+    /// Signal `cond`, then wait on it with `mutex` held.
+    Sync { cond: CondId, mutex: MutexId },
+}
+
+/// Where an item came from, for messages at run time ("thread0/phase p1/event 3 at line 12").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    pub line: u32,
+    pub key: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Phase {
+    pub name: String,
+    /// Iterations of this phase per task loop; always >= 1 (`-1`, "forever", only exists at
+    /// task level and is expressed by [`TaskSpec::loops`]).
+    pub loops: u64,
+    /// Applied at the start of each iteration of this phase if set (rt-app semantics).
+    pub sched: Option<SchedAttr>,
+    /// Effective affinity of the phase: the phase's `cpus`, else the task's, else `None` (all).
+    /// Sorted, deduplicated CPU ids.
+    pub cpus: Option<Vec<u32>>,
+    pub events: Vec<Event>,
+    pub event_origins: Vec<Origin>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskSpec {
+    /// Thread name: the definition key for `instance: 1`, else `key-0` … `key-(k-1)`.
+    pub name: String,
+    /// The task definition key (suspend queues are named after it).
+    pub definition: String,
+    /// Attributes applied when the thread starts.
+    pub sched: SchedAttr,
+    /// Delay before the first phase.
+    pub delay_ns: u64,
+    /// Repetitions of the phase list; `None` = forever.
+    pub loops: Option<u64>,
+    pub phases: Vec<Phase>,
+    pub origin: Origin,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Barrier {
+    pub name: String,
+    /// Threads that must meet: the sum of instances of every task definition that uses it.
+    pub parties: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Timer {
+    pub name: String,
+    /// Per-thread timer (`ref` starting with "unique"): the owning thread's index.
+    pub owner: Option<usize>,
+}
+
+/// Inheritance modes (DESIGN.md §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Inherit {
+    None,
+    Pi,
+    Proxy,
+}
+
+impl Inherit {
+    pub fn name(self) -> &'static str {
+        match self {
+            Inherit::None => "none",
+            Inherit::Pi => "pi",
+            Inherit::Proxy => "proxy",
+        }
+    }
+}
+
+/// Proxy execution levels (DESIGN.md §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ProxyLevel {
+    SingleRq,
+    DonorMigration,
+    Full,
+}
+
+impl ProxyLevel {
+    pub fn name(self) -> &'static str {
+        match self {
+            ProxyLevel::SingleRq => "single-rq",
+            ProxyLevel::DonorMigration => "donor-migration",
+            ProxyLevel::Full => "full",
+        }
+    }
+}
+
+/// The `global.proxysched` object: simulation settings rt-app does not have. Every field is
+/// optional; the command line overrides the file, the file overrides the defaults.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SimSettings {
+    pub cpus: Option<u32>,
+    pub inherit: Option<Inherit>,
+    pub proxy_level: Option<ProxyLevel>,
+    pub hz: Option<u32>,
+    pub seed: Option<u64>,
+    pub switch_cost_ns: Option<u64>,
+    pub migration_cost_ns: Option<u64>,
+    pub ipi_latency_ns: Option<u64>,
+    pub rt_throttling: Option<bool>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Global {
+    /// `duration` in seconds converted to ns; `None` when absent or -1 (run until done).
+    pub duration_ns: Option<u64>,
+    pub default_policy: Policy,
+    pub pi_enabled: bool,
+    pub sim: SimSettings,
+}
+
+impl Default for Global {
+    fn default() -> Self {
+        Global {
+            duration_ns: None,
+            default_policy: Policy::Normal,
+            pi_enabled: false,
+            sim: SimSettings::default(),
+        }
+    }
+}
+
+/// A parsed and resolved workload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Workload {
+    /// The file name used in messages, or `<built-in demo>`.
+    pub source: String,
+    pub global: Global,
+    /// Threads in file order, instances expanded.
+    pub tasks: Vec<TaskSpec>,
+    pub mutexes: Vec<String>,
+    pub conds: Vec<String>,
+    pub barriers: Vec<Barrier>,
+    pub semaphores: Vec<String>,
+    pub timers: Vec<Timer>,
+    /// One per task definition referenced by `suspend` or `resume`, named after it.
+    pub suspend_queues: Vec<String>,
+    /// Non-fatal remarks about the input (ignored keys, resumes of unknown tasks ...).
+    pub warnings: Vec<String>,
+}
