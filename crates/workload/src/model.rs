@@ -99,11 +99,17 @@ pub enum TimerMode {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
     /// Fixed work: this much CPU time at full capacity (`run`).
-    Run { work_ns: u64 },
+    Run {
+        work_ns: u64,
+    },
     /// Busy until this much wall time has passed since the event started (`runtime`).
-    Runtime { wall_ns: u64 },
+    Runtime {
+        wall_ns: u64,
+    },
     /// Relative sleep (`sleep`).
-    Sleep { ns: u64 },
+    Sleep {
+        ns: u64,
+    },
     /// Wait for the timer's next expiry, then advance it by `period_ns` (`timer`).
     Timer {
         timer: TimerId,
@@ -113,21 +119,45 @@ pub enum Event {
     /// `sched_yield()`.
     Yield,
     /// Wait on the task definition's own suspend queue (`suspend`).
-    Suspend { queue: SuspendId },
+    Suspend {
+        queue: SuspendId,
+    },
     /// Broadcast a task definition's suspend queue (`resume`).
-    Resume { queue: SuspendId },
+    Resume {
+        queue: SuspendId,
+    },
     /// Meet every other user of the barrier (`barrier`).
-    Barrier { barrier: BarrierId },
-    SemPost { sem: SemId },
-    SemWait { sem: SemId },
-    Lock { mutex: MutexId },
-    Unlock { mutex: MutexId },
+    Barrier {
+        barrier: BarrierId,
+    },
+    SemPost {
+        sem: SemId,
+    },
+    SemWait {
+        sem: SemId,
+    },
+    Lock {
+        mutex: MutexId,
+    },
+    Unlock {
+        mutex: MutexId,
+    },
     /// `pthread_cond_wait(cond, mutex)`; the task must hold `mutex`.
-    Wait { cond: CondId, mutex: MutexId },
-    Signal { cond: CondId },
-    Broadcast { cond: CondId },
+    Wait {
+        cond: CondId,
+        mutex: MutexId,
+    },
+    Signal {
+        cond: CondId,
+    },
+    Broadcast {
+        cond: CondId,
+    },
     /// Signal `cond`, then wait on it with `mutex` held.
-    Sync { cond: CondId, mutex: MutexId },
+    Sync {
+        cond: CondId,
+        mutex: MutexId,
+    },
 }
 
 /// Where an item came from, for messages at run time ("thread0/phase p1/event 3 at line 12").
@@ -137,17 +167,25 @@ pub struct Origin {
     pub key: String,
 }
 
+/// [`Phase::loops`] of a phase that rt-app repeats forever (a phase `loop` <= 0 in a task with
+/// several phases: rt-app never leaves that phase). Large enough never to run out in any
+/// simulation; an engine may also treat it as "forever" explicitly.
+pub const PHASE_LOOPS_FOREVER: u64 = u64::MAX;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Phase {
     pub name: String,
-    /// Iterations of this phase per task loop; always >= 1 (`-1`, "forever", only exists at
-    /// task level and is expressed by [`TaskSpec::loops`]).
+    /// Iterations of this phase per task loop; always >= 1 (`-1`, "forever", is expressed by
+    /// [`TaskSpec::loops`], or by [`PHASE_LOOPS_FOREVER`] on the last reachable phase).
     pub loops: u64,
     /// Applied at the start of each iteration of this phase if set (rt-app semantics).
     pub sched: Option<SchedAttr>,
     /// Effective affinity of the phase: the phase's `cpus`, else the task's, else `None` (all).
     /// Sorted, deduplicated CPU ids.
     pub cpus: Option<Vec<u32>>,
+    /// Where the `cpus` key behind [`Phase::cpus`] was written (the phase's own, or the task's
+    /// it inherits), so that [`Workload::check_cpus`] can name it once the CPU count is known.
+    pub cpus_origin: Option<Origin>,
     pub events: Vec<Event>,
     pub event_origins: Vec<Origin>,
 }
