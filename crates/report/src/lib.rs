@@ -1,1 +1,7 @@
-//! report
+//! Sinks of the tracepoint stream that turn a run into figures: the metrics JSON and the
+//! terminal tables.
+
+pub mod metrics;
+pub mod table;
+
+pub use metrics::{ConfigDoc, MetricsDoc, MetricsSink};

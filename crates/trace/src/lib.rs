@@ -1,1 +1,167 @@
-//! Tracepoints.
+//! Tracepoints: the one outward stream of the scheduler core and the engine.
+//!
+//! As in the kernel, every state change that anything outside the core may care about is an
+//! [`Event`]; metrics, trace writers, the report and the invariant checker are all [`Sink`]s of
+//! the same stream and none of them reaches into the core. Event names follow
+//! `include/trace/events/sched.h` where the kernel has one.
+
+use std::fmt;
+
+/// A task, by its index in the simulation. The pid shown to users is [`TaskId::pid`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TaskId(pub u32);
+
+impl TaskId {
+    #[inline]
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+
+    /// The pid printed in traces and metrics. Pid 0 is the idle task (swapper), as in Linux and
+    /// as Perfetto expects, so simulated tasks start at 1.
+    #[inline]
+    pub fn pid(self) -> u32 {
+        self.0 + 1
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "pid {}", self.pid())
+    }
+}
+
+/// The state a task leaves the CPU in, as `sched_switch` reports `prev_state`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrevState {
+    /// Still runnable: preempted, yielded, or its slice ran out (`R+` in ftrace).
+    Preempted,
+    /// Went to sleep voluntarily: sleep, timer, suspend, barrier, semaphore (`S`).
+    Sleeping,
+    /// Blocked on a kernel mutex (`D`, TASK_UNINTERRUPTIBLE as in `mutex_lock()`).
+    BlockedOnMutex,
+    /// Exited (`X`).
+    Dead,
+}
+
+impl PrevState {
+    /// The letters `sched_switch` prints.
+    pub fn letters(self) -> &'static str {
+        match self {
+            PrevState::Preempted => "R+",
+            PrevState::Sleeping => "S",
+            PrevState::BlockedOnMutex => "D",
+            PrevState::Dead => "X",
+        }
+    }
+}
+
+/// Why a task was woken, for metrics that separate wakeups from activations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WakeReason {
+    Sleep,
+    Timer,
+    Suspend,
+    Barrier,
+    Semaphore,
+    Mutex,
+    Cond,
+}
+
+/// One tracepoint. Times are carried by [`Sink::record`], not by the event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A task exists (emitted once, before it first runs). `prio` is the kernel prio
+    /// (-1 for DEADLINE, 99 - rt_priority for RT, 120 + nice for fair tasks).
+    TaskNew {
+        task: TaskId,
+        name: String,
+        policy: &'static str,
+        prio: i32,
+    },
+    /// `sched_switch`. `None` is the idle task of that CPU.
+    SchedSwitch {
+        cpu: u32,
+        prev: Option<TaskId>,
+        prev_prio: i32,
+        prev_state: PrevState,
+        next: Option<TaskId>,
+        next_prio: i32,
+    },
+    /// `sched_waking`: the wakeup starts (the wakeup latency clock starts here).
+    SchedWaking {
+        task: TaskId,
+        prio: i32,
+        target_cpu: u32,
+        reason: WakeReason,
+    },
+    /// `sched_wakeup`: the task is on a runqueue.
+    SchedWakeup { task: TaskId, prio: i32, cpu: u32 },
+    /// `sched_wakeup_new`: a new task is on a runqueue for the first time.
+    SchedWakeupNew { task: TaskId, prio: i32, cpu: u32 },
+    /// `sched_migrate_task`.
+    SchedMigrateTask {
+        task: TaskId,
+        prio: i32,
+        orig_cpu: u32,
+        dest_cpu: u32,
+    },
+    /// `sched_process_exit`.
+    SchedProcessExit { task: TaskId, prio: i32 },
+    /// The task's scheduling attributes changed (rt-app applies them per phase).
+    SchedSetattr {
+        task: TaskId,
+        policy: &'static str,
+        prio: i32,
+    },
+    /// A SCHED_DEADLINE task ran out of budget and is throttled until `replenish_at_ns`.
+    DlThrottle {
+        task: TaskId,
+        cpu: u32,
+        replenish_at_ns: u64,
+    },
+    /// A SCHED_DEADLINE task got a new budget and absolute deadline.
+    DlReplenish {
+        task: TaskId,
+        cpu: u32,
+        runtime_ns: i64,
+        deadline_ns: u64,
+    },
+    /// The CPU's RT runqueue used up `sched_rt_runtime_us` in this period.
+    RtThrottle { cpu: u32 },
+    /// The RT period timer gave the CPU's RT runqueue its runtime back.
+    RtUnthrottle { cpu: u32 },
+    /// An activation (one timer period, or one wakeup of a task without a timer) begins.
+    /// `deadline_ns` is the absolute deadline when the activation has one.
+    ActivationStart {
+        task: TaskId,
+        release_ns: u64,
+        deadline_ns: Option<u64>,
+    },
+    /// The activation ended (the task blocked or exited); `missed` if after its deadline.
+    ActivationEnd {
+        task: TaskId,
+        deadline_ns: Option<u64>,
+        missed: bool,
+    },
+    /// A non-fatal condition worth telling the user about.
+    Warning { message: String },
+}
+
+/// A consumer of the tracepoint stream.
+pub trait Sink {
+    /// Called for every event in the order they happen; `at_ns` never decreases.
+    fn record(&mut self, at_ns: u64, event: &Event);
+}
+
+/// Collects the stream in memory; for tests.
+#[derive(Default, Debug)]
+pub struct Recorder {
+    pub events: Vec<(u64, Event)>,
+}
+
+impl Sink for Recorder {
+    fn record(&mut self, at_ns: u64, event: &Event) {
+        self.events.push((at_ns, event.clone()));
+    }
+}

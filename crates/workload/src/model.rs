@@ -4,67 +4,9 @@
 //! Times in rt-app files are microseconds; they are multiplied by 1000 exactly once, in the
 //! resolver.
 
-/// Scheduling policy, as `sched_setattr(2)` spells it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Policy {
-    Normal,
-    Batch,
-    Idle,
-    Fifo,
-    RoundRobin,
-    Deadline,
-}
-
-impl Policy {
-    /// The kernel's name, as rt-app accepts it and as metrics print it.
-    pub fn kernel_name(self) -> &'static str {
-        match self {
-            Policy::Normal => "SCHED_OTHER",
-            Policy::Batch => "SCHED_BATCH",
-            Policy::Idle => "SCHED_IDLE",
-            Policy::Fifo => "SCHED_FIFO",
-            Policy::RoundRobin => "SCHED_RR",
-            Policy::Deadline => "SCHED_DEADLINE",
-        }
-    }
-
-    pub fn is_fair(self) -> bool {
-        matches!(self, Policy::Normal | Policy::Batch | Policy::Idle)
-    }
-
-    pub fn is_rt(self) -> bool {
-        matches!(self, Policy::Fifo | Policy::RoundRobin)
-    }
-}
-
-/// Scheduling attributes as `sched_setattr(2)` takes them, already validated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SchedAttr {
-    /// SCHED_OTHER/BATCH/IDLE. `slice_ns` is the EEVDF custom slice (rt-app `dl-runtime` on a
-    /// fair task, Linux 6.12+); `None` means the base slice.
-    Fair {
-        policy: Policy,
-        nice: i32,
-        slice_ns: Option<u64>,
-    },
-    /// SCHED_FIFO/RR with rt_priority 1..=99.
-    Rt { policy: Policy, rt_priority: u32 },
-    /// SCHED_DEADLINE: runtime <= deadline <= period.
-    Deadline {
-        runtime_ns: u64,
-        deadline_ns: u64,
-        period_ns: u64,
-    },
-}
-
-impl SchedAttr {
-    pub fn policy(&self) -> Policy {
-        match *self {
-            SchedAttr::Fair { policy, .. } | SchedAttr::Rt { policy, .. } => policy,
-            SchedAttr::Deadline { .. } => Policy::Deadline,
-        }
-    }
-}
+// Policies and attributes are the scheduler core's vocabulary; the reader produces them
+// directly so there is one definition of each.
+pub use proxysched_sched::{Policy, SchedAttr};
 
 /// Index into [`Workload::mutexes`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

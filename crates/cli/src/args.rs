@@ -1,0 +1,186 @@
+//! Command-line flags (DESIGN.md §5). Flags override the workload's `global.proxysched` object.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use proxysched_sim::Overrides;
+use proxysched_workload::{Inherit, ProxyLevel};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "proxysched",
+    version,
+    about = "Linux scheduling (DEADLINE, FIFO/RR, EEVDF) with priority inheritance and Proxy \
+             Execution, simulated deterministically on many CPUs from rt-app workloads",
+    after_help = "Exit codes: 0 success, 1 a failed check, 2 bad input or usage."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Simulate a workload once and print a per-task summary.
+    Run(RunArgs),
+    /// Parse and resolve a workload without running it.
+    Validate(ValidateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    /// rt-app JSON workload file.
+    pub file: PathBuf,
+    /// Also check CPU ids against this CPU count (default: the file's, else 1).
+    #[arg(long, value_name = "N")]
+    pub cpus: Option<u32>,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// rt-app JSON workload file; without it, the built-in demo workload.
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub sim: SimFlags,
+    /// Write the metrics JSON (schema proxysched-metrics/1) here.
+    #[arg(long, value_name = "PATH")]
+    pub metrics: Option<PathBuf>,
+    /// Write a trace here (.txt: ftrace text, .json: Perfetto). Not supported yet.
+    #[arg(long, value_name = "PATH")]
+    pub trace: Option<PathBuf>,
+    /// Write an HTML report here. Not supported yet.
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+    /// Check the scheduler's invariants after every event; a violation exits with code 1.
+    #[arg(long)]
+    pub check: bool,
+    /// Print nothing on success.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SimFlags {
+    /// Number of simulated CPUs (1-1024).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub cpus: Option<u32>,
+    /// Simulated time to run, in seconds (decimals allowed, e.g. 0.5).
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub duration: Option<u64>,
+    /// How tasks blocked on a mutex are handled.
+    #[arg(long, value_enum)]
+    pub inherit: Option<InheritArg>,
+    /// Proxy execution level (with --inherit proxy).
+    #[arg(long, value_enum)]
+    pub proxy_level: Option<ProxyLevelArg>,
+    /// Seed of every random choice (runs are reproducible for a given seed).
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Tick frequency.
+    #[arg(long, value_name = "HZ", value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub hz: Option<u32>,
+    /// CPU time lost per context switch, in ns.
+    #[arg(long, value_name = "NS")]
+    pub switch_cost_ns: Option<u64>,
+    /// Extra CPU time lost when a task runs on a new CPU, in ns.
+    #[arg(long, value_name = "NS")]
+    pub migration_cost_ns: Option<u64>,
+    /// Delay of a reschedule IPI to another CPU, in ns.
+    #[arg(long, value_name = "NS")]
+    pub ipi_latency_ns: Option<u64>,
+    /// Let RT tasks use 100% of a CPU (no sched_rt_runtime_us throttling).
+    #[arg(long)]
+    pub no_rt_throttling: bool,
+    /// Throttle SCHED_DEADLINE tasks the instant their budget runs out (the HRTICK_DL
+    /// feature) instead of at the next tick.
+    #[arg(long)]
+    pub hrtick_dl: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InheritArg {
+    None,
+    Pi,
+    Proxy,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyLevelArg {
+    SingleRq,
+    DonorMigration,
+    Full,
+}
+
+impl SimFlags {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            cpus: self.cpus,
+            duration_ns: self.duration,
+            inherit: self.inherit.map(|i| match i {
+                InheritArg::None => Inherit::None,
+                InheritArg::Pi => Inherit::Pi,
+                InheritArg::Proxy => Inherit::Proxy,
+            }),
+            proxy_level: self.proxy_level.map(|l| match l {
+                ProxyLevelArg::SingleRq => ProxyLevel::SingleRq,
+                ProxyLevelArg::DonorMigration => ProxyLevel::DonorMigration,
+                ProxyLevelArg::Full => ProxyLevel::Full,
+            }),
+            hz: self.hz,
+            seed: self.seed,
+            switch_cost_ns: self.switch_cost_ns,
+            migration_cost_ns: self.migration_cost_ns,
+            ipi_latency_ns: self.ipi_latency_ns,
+            rt_throttling: self.no_rt_throttling.then_some(false),
+            hrtick_dl: self.hrtick_dl.then_some(true),
+        }
+    }
+}
+
+/// "1", "0.25", "10.000000001" seconds to ns, exactly (no floating point).
+fn parse_seconds(s: &str) -> Result<u64, String> {
+    let bad = || format!("'{s}' is not a duration in seconds (e.g. 10 or 0.5)");
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    if int.is_empty() && frac.is_empty()
+        || !int.chars().all(|c| c.is_ascii_digit())
+        || !frac.chars().all(|c| c.is_ascii_digit())
+        || frac.len() > 9
+    {
+        return Err(bad());
+    }
+    let secs: u64 = if int.is_empty() {
+        0
+    } else {
+        int.parse().map_err(|_| bad())?
+    };
+    let frac_ns: u64 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<9}").parse().map_err(|_| bad())?
+    };
+    let ns = secs
+        .checked_mul(1_000_000_000)
+        .and_then(|n| n.checked_add(frac_ns))
+        .ok_or_else(bad)?;
+    if ns == 0 {
+        return Err(format!("the duration must be positive, not '{s}'"));
+    }
+    Ok(ns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_seconds;
+
+    #[test]
+    fn seconds_parse_exactly() {
+        assert_eq!(parse_seconds("10"), Ok(10_000_000_000));
+        assert_eq!(parse_seconds("0.5"), Ok(500_000_000));
+        assert_eq!(parse_seconds(".001"), Ok(1_000_000));
+        assert_eq!(parse_seconds("1.000000001"), Ok(1_000_000_001));
+        assert!(parse_seconds("0").is_err());
+        assert!(parse_seconds("-1").is_err());
+        assert!(parse_seconds("1e3").is_err());
+        assert!(parse_seconds("1.0000000001").is_err());
+    }
+}

@@ -1,0 +1,64 @@
+//! `struct sched_class`: the hooks every scheduling class provides. The core consults the
+//! classes in [`ClassId::ALL`] order (deadline > rt > fair); below them is each CPU's idle task.
+//!
+//! Contracts, as the core calls them:
+//! - `enqueue_task`/`dequeue_task`: the task is (not) on this runqueue's class queue;
+//!   `nr_running` bookkeeping is the core's. For the running task, `update_curr` was just run.
+//! - `pick_task`: only looks; the running task is still `rq.donor` and still queued if it is
+//!   runnable. `put_prev_task(prev)` + `set_next_task(next)` follow only when next != prev.
+//! - `update_curr`: charge `delta_ns` of execution to the scheduling context `p`.
+//! - `balance`: before picking, after `prev` was put; pull work if this class would otherwise
+//!   run nothing better. Returns true if this class or a higher one has a runnable task.
+
+use crate::attr::ClassId;
+use crate::core::Sched;
+use crate::deadline::DlSchedClass;
+use crate::fair::FairSchedClass;
+use crate::rt::RtSchedClass;
+use crate::task::TaskId;
+
+/// The task wakes up (as opposed to a migration or an attribute change).
+pub const ENQUEUE_WAKEUP: u32 = 0x01;
+/// A new task: `PLACE_DEADLINE_INITIAL`, DL parameters from scratch.
+pub const ENQUEUE_INITIAL: u32 = 0x02;
+/// Matches `DEQUEUE_SAVE`: attributes change, the task goes back where it was.
+pub const ENQUEUE_RESTORE: u32 = 0x04;
+/// A SCHED_DEADLINE replenishment timer re-enqueues a throttled task.
+pub const ENQUEUE_REPLENISH: u32 = 0x08;
+/// Matches `DEQUEUE_MIGRATING`/`ENQUEUE_MIGRATED`: the task moves between runqueues.
+pub const ENQUEUE_MIGRATED: u32 = 0x10;
+
+/// Matches `ENQUEUE_WAKEUP`: the task goes to sleep.
+pub const DEQUEUE_SLEEP: u32 = 0x01;
+/// Matches `ENQUEUE_RESTORE`.
+pub const DEQUEUE_SAVE: u32 = 0x04;
+/// Matches `ENQUEUE_MIGRATED`.
+pub const DEQUEUE_MIGRATING: u32 = 0x10;
+
+pub trait SchedClass: Sync {
+    fn enqueue_task(&self, s: &mut Sched, cpu: usize, p: TaskId, flags: u32);
+    fn dequeue_task(&self, s: &mut Sched, cpu: usize, p: TaskId, flags: u32);
+    /// `sched_yield()` by the running task of `cpu`.
+    fn yield_task(&self, s: &mut Sched, cpu: usize);
+    /// `p` of this class was just enqueued on `cpu`, whose donor is of this class too.
+    fn wakeup_preempt(&self, s: &mut Sched, cpu: usize, p: TaskId);
+    fn pick_task(&self, s: &mut Sched, cpu: usize) -> Option<TaskId>;
+    fn put_prev_task(&self, s: &mut Sched, cpu: usize, p: TaskId);
+    fn set_next_task(&self, s: &mut Sched, cpu: usize, p: TaskId);
+    fn update_curr(&self, s: &mut Sched, cpu: usize, p: TaskId, delta_ns: u64);
+    fn task_tick(&self, s: &mut Sched, cpu: usize, p: TaskId);
+    /// The CPU a waking (`fork` = new) task should be queued on.
+    fn select_task_rq(&self, s: &Sched, p: TaskId, prev_cpu: usize, fork: bool) -> usize;
+    fn balance(&self, s: &mut Sched, cpu: usize) -> bool;
+    /// After `p` was woken onto `cpu` (`task_woken`) or after a schedule on `cpu`
+    /// (`balance_callback`): push what cannot run here.
+    fn push_tasks(&self, _s: &mut Sched, _cpu: usize) {}
+}
+
+pub fn class(id: ClassId) -> &'static dyn SchedClass {
+    match id {
+        ClassId::Deadline => &DlSchedClass,
+        ClassId::Rt => &RtSchedClass,
+        ClassId::Fair => &FairSchedClass,
+    }
+}

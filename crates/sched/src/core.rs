@@ -1,0 +1,785 @@
+//! The core (`kernel/sched/core.c`): tasks and runqueues, wakeups, `schedule()`, the tick,
+//! migration and load balancing. It knows no files and no clock of its own: the engine sets
+//! [`Sched::now`], calls in, and collects what the core asks of it from [`Outbox`].
+
+use crate::attr::{ClassId, SchedAttr};
+use crate::class::{
+    class, DEQUEUE_MIGRATING, DEQUEUE_SAVE, DEQUEUE_SLEEP, ENQUEUE_INITIAL, ENQUEUE_MIGRATED,
+    ENQUEUE_RESTORE, ENQUEUE_WAKEUP,
+};
+use crate::cpumask::{CpuMask, NR_CPUS};
+use crate::deadline::{DlAdmissionError, DlSchedClass, SchedDlEntity};
+use crate::fair::{base_slice_ns, FairSchedClass, SchedEntity};
+use crate::rq::Rq;
+use crate::rt::{rr_timeslice_ticks, SchedRtEntity};
+use crate::task::{Task, TaskId, TaskState};
+use proxysched_trace::{Event, PrevState, WakeReason};
+
+/// Static configuration of the simulated machine's scheduler.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchedConfig {
+    pub nr_cpus: u32,
+    pub hz: u32,
+    /// `sched_rt_runtime_us` throttling; when false, RT may use 100% of a CPU.
+    pub rt_throttling: bool,
+    pub rt_runtime_ns: u64,
+    pub rt_period_ns: u64,
+    /// CPU time lost to each context switch.
+    pub switch_cost_ns: u64,
+    /// Extra time lost when a task runs on a CPU other than the one it last ran on.
+    pub migration_cost_ns: u64,
+    /// `HRTICK_DL`: throttle a SCHED_DEADLINE task the instant its budget runs out. Off by
+    /// default, as in Linux: the overrun is noticed at the next tick or kernel entry and
+    /// paid back from the next budget.
+    pub hrtick_dl: bool,
+}
+
+impl Default for SchedConfig {
+    fn default() -> Self {
+        SchedConfig {
+            nr_cpus: 1,
+            hz: 1000,
+            rt_throttling: true,
+            rt_runtime_ns: 950_000_000,
+            rt_period_ns: 1_000_000_000,
+            switch_cost_ns: 0,
+            migration_cost_ns: 0,
+            hrtick_dl: false,
+        }
+    }
+}
+
+impl SchedConfig {
+    pub fn tick_ns(&self) -> u64 {
+        1_000_000_000 / self.hz as u64
+    }
+
+    /// RT runtime per period, or `None` when throttling is off.
+    pub fn rt_runtime_ns(&self) -> Option<u64> {
+        (self.rt_throttling && self.rt_runtime_ns < self.rt_period_ns).then_some(self.rt_runtime_ns)
+    }
+}
+
+/// A timer the core wants the engine to fire by calling back at `at_ns`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimerRequest {
+    /// Call [`Sched::dl_timer`] for this task.
+    DlReplenish { task: TaskId, at_ns: u64 },
+    /// Call [`Sched::rt_period_timer`].
+    RtPeriod { at_ns: u64 },
+}
+
+/// What the core asks of the engine, collected during a call.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    /// Tracepoints, in order, all at the current time.
+    pub events: Vec<Event>,
+    /// CPUs whose `need_resched` was newly set.
+    pub resched: Vec<u32>,
+    pub timers: Vec<TimerRequest>,
+}
+
+pub struct Sched {
+    pub cfg: SchedConfig,
+    /// Current virtual time; set by the engine, never decreases.
+    pub now: u64,
+    pub(crate) tasks: Vec<Task>,
+    pub(crate) rqs: Vec<Rq>,
+    pub out: Outbox,
+    /// CPUs with more than one RT (resp. DL) task queued: where pulls look.
+    pub(crate) rt_overload: CpuMask,
+    pub(crate) dl_overload: CpuMask,
+    pub(crate) base_slice_ns: u64,
+    /// Admitted SCHED_DEADLINE bandwidth (`dl_bw->total_bw`).
+    pub(crate) dl_total_bw: u64,
+    rt_period_timer_armed: bool,
+}
+
+impl Sched {
+    pub fn new(cfg: SchedConfig) -> Sched {
+        assert!(
+            (1..=NR_CPUS as u32).contains(&cfg.nr_cpus),
+            "CPU count out of range"
+        );
+        assert!(cfg.hz > 0);
+        let base_slice_ns = base_slice_ns(cfg.nr_cpus);
+        Sched {
+            rqs: (0..cfg.nr_cpus).map(Rq::new).collect(),
+            cfg,
+            now: 0,
+            tasks: Vec::new(),
+            out: Outbox::default(),
+            rt_overload: CpuMask::empty(),
+            dl_overload: CpuMask::empty(),
+            base_slice_ns,
+            dl_total_bw: 0,
+            rt_period_timer_armed: false,
+        }
+    }
+
+    // ----- queries --------------------------------------------------------------------------
+
+    pub fn nr_cpus(&self) -> usize {
+        self.rqs.len()
+    }
+
+    pub fn task(&self, p: TaskId) -> &Task {
+        &self.tasks[p.index()]
+    }
+
+    pub fn tasks(&self) -> impl Iterator<Item = (TaskId, &Task)> {
+        self.tasks
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (TaskId(i as u32), t))
+    }
+
+    pub fn rq(&self, cpu: usize) -> &Rq {
+        &self.rqs[cpu]
+    }
+
+    pub fn curr(&self, cpu: usize) -> Option<TaskId> {
+        self.rqs[cpu].curr
+    }
+
+    pub fn base_slice_ns(&self) -> u64 {
+        self.base_slice_ns
+    }
+
+    /// When the running task's budget on `cpu` runs out, if `HRTICK_DL` enforces it then.
+    pub fn hrtick_at(&self, cpu: usize) -> Option<u64> {
+        if !self.cfg.hrtick_dl {
+            return None;
+        }
+        let rq = &self.rqs[cpu];
+        let donor = &self.tasks[rq.donor?.index()];
+        if donor.class() != ClassId::Deadline || donor.dl.dl_throttled {
+            return None;
+        }
+        Some(self.runs_from(cpu) + donor.dl.runtime.max(0) as u64)
+    }
+
+    /// CPU time `p` has run up to now, including the part not yet charged by `update_curr()`.
+    /// Reading it changes nothing: user code finishing a piece of work is not a kernel entry.
+    pub fn exec_runtime(&self, p: TaskId) -> u64 {
+        let t = &self.tasks[p.index()];
+        let cpu = t.cpu as usize;
+        if self.rqs[cpu].curr == Some(p) {
+            t.sum_exec_runtime + self.now.saturating_sub(self.runs_from(cpu))
+        } else {
+            t.sum_exec_runtime
+        }
+    }
+
+    /// From when the running task of `cpu` executes its own code: the end of its accounting
+    /// window, or of the switch/migration overhead it is still paying.
+    pub fn runs_from(&self, cpu: usize) -> u64 {
+        let rq = &self.rqs[cpu];
+        rq.exec_start.max(rq.busy_until)
+    }
+
+    // ----- plumbing -------------------------------------------------------------------------
+
+    #[inline]
+    pub(crate) fn emit(&mut self, ev: Event) {
+        self.out.events.push(ev);
+    }
+
+    /// `resched_curr()`.
+    pub fn resched_curr(&mut self, cpu: usize) {
+        let rq = &mut self.rqs[cpu];
+        if !rq.need_resched {
+            rq.need_resched = true;
+            self.out.resched.push(cpu as u32);
+        }
+    }
+
+    pub(crate) fn request_dl_timer(&mut self, p: TaskId, at_ns: u64) {
+        self.out
+            .timers
+            .push(TimerRequest::DlReplenish { task: p, at_ns });
+    }
+
+    pub(crate) fn arm_rt_period_timer(&mut self) {
+        if self.rt_period_timer_armed || self.cfg.rt_runtime_ns().is_none() {
+            return;
+        }
+        self.rt_period_timer_armed = true;
+        let period = self.cfg.rt_period_ns;
+        let at_ns = (self.now / period + 1) * period;
+        self.out.timers.push(TimerRequest::RtPeriod { at_ns });
+    }
+
+    fn trace_prio(&self, p: Option<TaskId>) -> i32 {
+        // The idle task prints as prio 120, as swapper does.
+        p.map_or(120, |p| self.tasks[p.index()].prio)
+    }
+
+    // ----- tasks ------------------------------------------------------------------------------
+
+    /// Create a task (`copy_process()` + `sched_fork()`); it runs once woken with
+    /// [`Sched::wake_up_new_task`]. `cpus` must be non-empty and within the machine.
+    pub fn add_task(&mut self, name: &str, attr: SchedAttr, cpus: CpuMask) -> TaskId {
+        let p = TaskId(self.tasks.len() as u32);
+        let cpus = cpus.and(&CpuMask::first_n(self.rqs.len()));
+        assert!(!cpus.is_empty(), "task without an allowed CPU");
+        let cpu = cpus.first().unwrap_or(0) as u32;
+        self.tasks.push(Task {
+            name: name.to_string(),
+            attr,
+            prio: attr.normal_prio(),
+            nr_cpus_allowed: cpus.weight(),
+            cpus_allowed: cpus,
+            state: TaskState::New,
+            on_rq: false,
+            cpu,
+            se: SchedEntity::default(),
+            rt: SchedRtEntity {
+                time_slice: rr_timeslice_ticks(self.cfg.hz),
+            },
+            dl: SchedDlEntity::default(),
+            sum_exec_runtime: 0,
+            migrated: false,
+        });
+        self.apply_params(p);
+        self.emit(Event::TaskNew {
+            task: p,
+            name: name.to_string(),
+            policy: attr.policy().kernel_name(),
+            prio: attr.normal_prio(),
+        });
+        p
+    }
+
+    fn apply_params(&mut self, p: TaskId) {
+        FairSchedClass::set_params(self, p);
+        DlSchedClass::set_params(self, p);
+        let t = &mut self.tasks[p.index()];
+        t.prio = t.attr.normal_prio();
+    }
+
+    /// Reserve SCHED_DEADLINE bandwidth for `attr` (admission control), as `sched_setattr()`
+    /// does before it changes anything.
+    pub fn dl_admit(
+        &mut self,
+        name: &str,
+        old: Option<SchedAttr>,
+        new: SchedAttr,
+    ) -> Result<(), DlAdmissionError> {
+        let bw = |a: Option<SchedAttr>| match a {
+            Some(SchedAttr::Deadline {
+                runtime_ns,
+                period_ns,
+                ..
+            }) => crate::attr::to_ratio(period_ns, runtime_ns),
+            _ => 0,
+        };
+        self.dl_total_bw = DlSchedClass::admission_check(self, name, bw(old), bw(Some(new)))?;
+        Ok(())
+    }
+
+    /// `wake_up_new_task()`.
+    pub fn wake_up_new_task(&mut self, p: TaskId) {
+        debug_assert_eq!(self.tasks[p.index()].state, TaskState::New);
+        self.tasks[p.index()].state = TaskState::Running;
+        let prev_cpu = self.tasks[p.index()].cpu as usize;
+        let cpu = class(self.tasks[p.index()].class()).select_task_rq(self, p, prev_cpu, true);
+        self.tasks[p.index()].cpu = cpu as u32;
+        self.update_curr(cpu);
+        self.activate_task(cpu, p, ENQUEUE_INITIAL);
+        let prio = self.tasks[p.index()].prio;
+        self.emit(Event::SchedWakeupNew {
+            task: p,
+            prio,
+            cpu: cpu as u32,
+        });
+        self.check_preempt(cpu, p);
+        self.push_tasks(cpu);
+    }
+
+    /// `try_to_wake_up()`: false if `p` was not sleeping.
+    pub fn try_to_wake_up(&mut self, p: TaskId, reason: WakeReason) -> bool {
+        let t = &self.tasks[p.index()];
+        match t.state {
+            TaskState::Sleeping => {}
+            TaskState::Running | TaskState::New | TaskState::Dead => return false,
+        }
+        let prio = t.prio;
+        let prev_cpu = t.cpu as usize;
+        self.emit(Event::SchedWaking {
+            task: p,
+            prio,
+            target_cpu: prev_cpu as u32,
+            reason,
+        });
+        self.tasks[p.index()].state = TaskState::Running;
+        if self.tasks[p.index()].on_rq {
+            // `ttwu_runnable()`: it asked to sleep but has not left its CPU yet.
+            self.emit(Event::SchedWakeup {
+                task: p,
+                prio,
+                cpu: prev_cpu as u32,
+            });
+            return true;
+        }
+        let cpu = class(self.tasks[p.index()].class()).select_task_rq(self, p, prev_cpu, false);
+        if cpu != prev_cpu {
+            self.set_task_cpu(p, cpu);
+        }
+        self.update_curr(cpu);
+        self.activate_task(cpu, p, ENQUEUE_WAKEUP);
+        self.emit(Event::SchedWakeup {
+            task: p,
+            prio,
+            cpu: cpu as u32,
+        });
+        self.check_preempt(cpu, p);
+        self.push_tasks(cpu);
+        true
+    }
+
+    /// The running task of `cpu` goes to sleep or exits at its next `schedule()`.
+    pub fn set_current_state(&mut self, cpu: usize, state: TaskState) {
+        let p = self.rqs[cpu]
+            .curr
+            .expect("set_current_state on an idle CPU");
+        debug_assert!(matches!(state, TaskState::Sleeping | TaskState::Dead));
+        self.tasks[p.index()].state = state;
+        self.resched_curr(cpu);
+    }
+
+    /// `sched_yield()` by the running task of `cpu`.
+    pub fn yield_current(&mut self, cpu: usize) {
+        let Some(p) = self.rqs[cpu].donor else {
+            return;
+        };
+        self.update_curr(cpu);
+        class(self.tasks[p.index()].class()).yield_task(self, cpu);
+        self.resched_curr(cpu);
+    }
+
+    /// `sched_setattr()` on a task; admission control is the caller's, through
+    /// [`Sched::dl_admit`].
+    pub fn sched_setattr(&mut self, p: TaskId, attr: SchedAttr) {
+        if self.tasks[p.index()].attr == attr {
+            return;
+        }
+        let queued = self.tasks[p.index()].on_rq;
+        let cpu = self.tasks[p.index()].cpu as usize;
+        let running = self.rqs[cpu].donor == Some(p);
+        if queued {
+            self.update_curr(cpu);
+            self.dequeue_task(cpu, p, DEQUEUE_SAVE);
+            if running {
+                self.put_prev_task(cpu, p);
+            }
+        }
+        let old_class = self.tasks[p.index()].class();
+        self.tasks[p.index()].attr = attr;
+        self.apply_params(p);
+        let prio = self.tasks[p.index()].prio;
+        if self.tasks[p.index()].class() == ClassId::Rt && old_class != ClassId::Rt {
+            self.tasks[p.index()].rt.time_slice = rr_timeslice_ticks(self.cfg.hz);
+        }
+        if queued {
+            self.enqueue_task(cpu, p, ENQUEUE_RESTORE);
+            if running {
+                self.set_next_task(cpu, p);
+            }
+            // Anything may now deserve the CPU more (or less) than this task.
+            self.resched_curr(cpu);
+        }
+        self.emit(Event::SchedSetattr {
+            task: p,
+            policy: attr.policy().kernel_name(),
+            prio,
+        });
+    }
+
+    /// `set_cpus_allowed_ptr()`. A running or queued task outside its new mask is moved.
+    pub fn set_cpus_allowed(&mut self, p: TaskId, cpus: &CpuMask) {
+        let cpus = cpus.and(&CpuMask::first_n(self.rqs.len()));
+        assert!(!cpus.is_empty(), "affinity without an allowed CPU");
+        let t = &mut self.tasks[p.index()];
+        if t.cpus_allowed == cpus {
+            return;
+        }
+        t.nr_cpus_allowed = cpus.weight();
+        t.cpus_allowed = cpus;
+        let cpu = t.cpu as usize;
+        if t.cpus_allowed.test(cpu) {
+            return;
+        }
+        if !t.on_rq {
+            // It will be placed on an allowed CPU when it wakes.
+            return;
+        }
+        if self.rqs[cpu].curr == Some(p) {
+            // `migration_cpu_stop()`: the next schedule() on its CPU moves it.
+            self.resched_curr(cpu);
+            return;
+        }
+        let dest = class(self.tasks[p.index()].class()).select_task_rq(self, p, cpu, false);
+        self.move_queued_task(p, cpu, dest);
+    }
+
+    // ----- enqueue / dequeue ----------------------------------------------------------------
+
+    fn enqueue_task(&mut self, cpu: usize, p: TaskId, flags: u32) {
+        class(self.tasks[p.index()].class()).enqueue_task(self, cpu, p, flags);
+    }
+
+    fn dequeue_task(&mut self, cpu: usize, p: TaskId, flags: u32) {
+        class(self.tasks[p.index()].class()).dequeue_task(self, cpu, p, flags);
+    }
+
+    fn activate_task(&mut self, cpu: usize, p: TaskId, flags: u32) {
+        debug_assert!(!self.tasks[p.index()].on_rq);
+        debug_assert_eq!(self.tasks[p.index()].cpu as usize, cpu);
+        self.enqueue_task(cpu, p, flags);
+        self.tasks[p.index()].on_rq = true;
+    }
+
+    fn deactivate_task(&mut self, cpu: usize, p: TaskId, flags: u32) {
+        self.dequeue_task(cpu, p, flags);
+        self.tasks[p.index()].on_rq = false;
+    }
+
+    fn put_prev_task(&mut self, cpu: usize, p: TaskId) {
+        class(self.tasks[p.index()].class()).put_prev_task(self, cpu, p);
+    }
+
+    fn set_next_task(&mut self, cpu: usize, p: TaskId) {
+        class(self.tasks[p.index()].class()).set_next_task(self, cpu, p);
+    }
+
+    fn set_task_cpu(&mut self, p: TaskId, cpu: usize) {
+        let t = &mut self.tasks[p.index()];
+        let orig = t.cpu;
+        t.cpu = cpu as u32;
+        t.migrated = t.sum_exec_runtime > 0;
+        let prio = t.prio;
+        self.emit(Event::SchedMigrateTask {
+            task: p,
+            prio,
+            orig_cpu: orig,
+            dest_cpu: cpu as u32,
+        });
+    }
+
+    /// `move_queued_task()`: take a waiting task off `src` and queue it on `dst`.
+    pub(crate) fn move_queued_task(&mut self, p: TaskId, src: usize, dst: usize) {
+        debug_assert_ne!(self.rqs[src].curr, Some(p));
+        debug_assert!(self.tasks[p.index()].cpus_allowed.test(dst));
+        self.update_curr(src);
+        self.deactivate_task(src, p, DEQUEUE_MIGRATING);
+        self.set_task_cpu(p, dst);
+        self.update_curr(dst);
+        self.activate_task(dst, p, ENQUEUE_MIGRATED);
+        self.check_preempt(dst, p);
+    }
+
+    /// `wakeup_preempt()`: should `p`, just queued on `cpu`, take the CPU?
+    pub(crate) fn check_preempt(&mut self, cpu: usize, p: TaskId) {
+        let pc = self.tasks[p.index()].class();
+        match self.rqs[cpu].donor {
+            None => self.resched_curr(cpu),
+            Some(d) => {
+                let dc = self.tasks[d.index()].class();
+                if pc < dc {
+                    self.resched_curr(cpu);
+                } else if pc == dc {
+                    class(pc).wakeup_preempt(self, cpu, p);
+                }
+            }
+        }
+    }
+
+    fn push_tasks(&mut self, cpu: usize) {
+        class(ClassId::Deadline).push_tasks(self, cpu);
+        class(ClassId::Rt).push_tasks(self, cpu);
+    }
+
+    // ----- time -------------------------------------------------------------------------------
+
+    /// `update_curr()`: charge the running task for the time since its accounting window
+    /// began. The execution context accrues CPU time; the donor's class is charged.
+    pub fn update_curr(&mut self, cpu: usize) {
+        let now = self.now;
+        let rq = &mut self.rqs[cpu];
+        let Some(curr) = rq.curr else {
+            rq.exec_start = now;
+            return;
+        };
+        let start = rq.exec_start.max(rq.busy_until.min(now));
+        if now <= start {
+            return;
+        }
+        let delta = now - start;
+        rq.exec_start = now;
+        let donor = rq.donor.unwrap_or(curr);
+        self.tasks[curr.index()].sum_exec_runtime += delta;
+        class(self.tasks[donor.index()].class()).update_curr(self, cpu, donor, delta);
+    }
+
+    /// `sched_tick()`.
+    pub fn tick(&mut self, cpu: usize) {
+        self.update_curr(cpu);
+        if let Some(d) = self.rqs[cpu].donor {
+            class(self.tasks[d.index()].class()).task_tick(self, cpu, d);
+        }
+        self.trigger_load_balance(cpu);
+    }
+
+    /// The DL budget hrtick of `cpu` fired: charge, which throttles if the budget is gone.
+    pub fn hrtick(&mut self, cpu: usize) {
+        self.update_curr(cpu);
+    }
+
+    /// A replenishment timer requested with [`TimerRequest::DlReplenish`] fired.
+    pub fn dl_timer(&mut self, p: TaskId, at_ns: u64) {
+        DlSchedClass::dl_task_timer(self, p, at_ns);
+    }
+
+    /// The RT bandwidth period timer (`do_sched_rt_period_timer()`).
+    pub fn rt_period_timer(&mut self) {
+        self.rt_period_timer_armed = false;
+        let Some(runtime) = self.cfg.rt_runtime_ns() else {
+            return;
+        };
+        let mut active = false;
+        for cpu in 0..self.rqs.len() {
+            self.update_curr(cpu);
+            let rt = &mut self.rqs[cpu].rt;
+            rt.rt_time -= rt.rt_time.min(runtime);
+            if rt.rt_throttled && rt.rt_time < runtime {
+                rt.rt_throttled = false;
+                self.emit(Event::RtUnthrottle { cpu: cpu as u32 });
+                self.resched_curr(cpu);
+            }
+            let rq = &self.rqs[cpu];
+            active |= rq.rt.rt_time > 0 || rq.rt.rt_nr_running > 0 || rq.dl.dl_nr_running > 0;
+        }
+        if active {
+            self.arm_rt_period_timer();
+        }
+    }
+
+    // ----- schedule() -------------------------------------------------------------------------
+
+    /// `__schedule()` on `cpu`: take the running task off if it sleeps, balance, pick the next
+    /// task and switch to it. Returns true if the running task changed.
+    pub fn schedule(&mut self, cpu: usize) -> bool {
+        self.update_curr(cpu);
+        self.rqs[cpu].need_resched = false;
+        let prev = self.rqs[cpu].curr;
+        let mut prev_state = PrevState::Preempted;
+        if let Some(p) = prev {
+            match self.tasks[p.index()].state {
+                TaskState::Sleeping => {
+                    prev_state = PrevState::Sleeping;
+                    self.deactivate_task(cpu, p, DEQUEUE_SLEEP);
+                }
+                TaskState::Dead => {
+                    prev_state = PrevState::Dead;
+                    self.deactivate_task(cpu, p, DEQUEUE_SLEEP);
+                }
+                TaskState::Running | TaskState::New => {}
+            }
+        }
+        // A running task whose affinity no longer allows this CPU moves now.
+        let mut migrate_prev = None;
+        if let Some(p) = prev {
+            let t = &self.tasks[p.index()];
+            if t.on_rq && !t.cpus_allowed.test(cpu) {
+                migrate_prev = Some(p);
+            }
+        }
+        // `put_prev_task_balance()`: from prev's class down, pull until a class has work.
+        let prev_class = prev.map(|p| self.tasks[p.index()].class());
+        if let Some(pc) = prev_class {
+            for c in ClassId::ALL.into_iter().filter(|&c| c >= pc) {
+                if class(c).balance(self, cpu) {
+                    break;
+                }
+            }
+        }
+        let mut next = self.pick_next_task(cpu, migrate_prev);
+        if next.is_none() && prev.is_none() {
+            // An idle CPU asked to reschedule (e.g. after pushing work away): try a pull.
+            if self.newidle_balance(cpu) {
+                next = self.pick_next_task(cpu, None);
+            }
+        }
+        if next != prev {
+            if let Some(p) = prev {
+                self.put_prev_task(cpu, p);
+            }
+            if let Some(n) = next {
+                self.set_next_task(cpu, n);
+            }
+        }
+        if let Some(p) = migrate_prev {
+            let dest = class(self.tasks[p.index()].class()).select_task_rq(self, p, cpu, false);
+            self.deactivate_task(cpu, p, DEQUEUE_MIGRATING);
+            self.set_task_cpu(p, dest);
+            self.update_curr(dest);
+            self.activate_task(dest, p, ENQUEUE_MIGRATED);
+            self.check_preempt(dest, p);
+            prev_state = PrevState::Preempted;
+        }
+        let switched = next != prev;
+        let rq = &mut self.rqs[cpu];
+        rq.curr = next;
+        rq.donor = next;
+        if switched {
+            let mut cost = self.cfg.switch_cost_ns;
+            if let Some(n) = next {
+                let t = &mut self.tasks[n.index()];
+                if std::mem::take(&mut t.migrated) {
+                    cost += self.cfg.migration_cost_ns;
+                }
+            }
+            let rq = &mut self.rqs[cpu];
+            rq.exec_start = self.now;
+            rq.busy_until = if next.is_some() {
+                self.now + cost
+            } else {
+                self.now
+            };
+            let (prev_prio, next_prio) = (self.trace_prio(prev), self.trace_prio(next));
+            self.emit(Event::SchedSwitch {
+                cpu: cpu as u32,
+                prev,
+                prev_prio,
+                prev_state,
+                next,
+                next_prio,
+            });
+            if let Some(p) = prev.filter(|_| prev_state == PrevState::Dead) {
+                let prio = self.tasks[p.index()].prio;
+                self.emit(Event::SchedProcessExit { task: p, prio });
+                self.release_dl_bandwidth(p);
+            }
+        }
+        // Balance callbacks: push what cannot run here.
+        self.push_tasks(cpu);
+        switched
+    }
+
+    fn release_dl_bandwidth(&mut self, p: TaskId) {
+        if let SchedAttr::Deadline {
+            runtime_ns,
+            period_ns,
+            ..
+        } = self.tasks[p.index()].attr
+        {
+            self.dl_total_bw -= crate::attr::to_ratio(period_ns, runtime_ns);
+        }
+    }
+
+    /// `pick_next_task()`: the first class with a runnable task wins. `skip` is a running task
+    /// that must leave this CPU.
+    fn pick_next_task(&mut self, cpu: usize, skip: Option<TaskId>) -> Option<TaskId> {
+        for c in ClassId::ALL {
+            if let Some(p) = class(c).pick_task(self, cpu) {
+                if Some(p) != skip {
+                    return Some(p);
+                }
+                // The only candidate must move away; look past it in this class.
+                let picked = self.pick_excluding(cpu, c, p);
+                if picked.is_some() {
+                    return picked;
+                }
+            }
+        }
+        None
+    }
+
+    fn pick_excluding(&self, cpu: usize, c: ClassId, skip: TaskId) -> Option<TaskId> {
+        let rq = &self.rqs[cpu];
+        match c {
+            ClassId::Deadline => rq.dl.queued().find(|&p| p != skip),
+            ClassId::Rt if rq.rt.rt_throttled => None,
+            ClassId::Rt => rq.rt.queued().find(|&p| p != skip),
+            ClassId::Fair => rq.cfs.queued().find(|&p| p != skip),
+        }
+    }
+
+    // ----- load balancing (fair) ------------------------------------------------------------
+
+    /// Balance interval of a busy CPU: `sd->balance_interval` (the domain's CPU count, in ms)
+    /// times `busy_factor` (16), as for one MC/PKG domain spanning every CPU.
+    fn busy_balance_interval_ns(&self) -> u64 {
+        self.rqs.len() as u64 * 16 * 1_000_000
+    }
+
+    /// `sched_balance_trigger()` from the tick: periodic balancing of this CPU, and a NOHZ
+    /// kick of an idle CPU when this one has fair work waiting.
+    fn trigger_load_balance(&mut self, cpu: usize) {
+        if self.rqs.len() == 1 {
+            return;
+        }
+        if self.rqs[cpu].cfs.nr_queued >= 2 {
+            self.nohz_balancer_kick(cpu);
+        }
+        if self.now >= self.rqs[cpu].next_balance {
+            self.rqs[cpu].next_balance = self.now + self.busy_balance_interval_ns();
+            self.periodic_balance(cpu);
+        }
+    }
+
+    /// An idle CPU pulls from the busiest runqueue on behalf of a busy one.
+    fn nohz_balancer_kick(&mut self, busy_cpu: usize) {
+        let idle = (0..self.rqs.len())
+            .map(|i| (busy_cpu + i) % self.rqs.len())
+            .find(|&c| {
+                self.rqs[c].is_idle()
+                    && self.rqs[c].nr_running() == 0
+                    && FairSchedClass::pick_migratable(self, busy_cpu, c).is_some()
+            });
+        if let Some(c) = idle {
+            if self.pull_one(c) {
+                self.resched_curr(c);
+            }
+        }
+    }
+
+    /// Move one fair task from the busiest CPU to `cpu` if that reduces the imbalance.
+    fn periodic_balance(&mut self, cpu: usize) {
+        if self.pull_one(cpu) {
+            self.resched_curr(cpu);
+        }
+    }
+
+    /// `sched_balance_newidle()`: `cpu` is about to go idle; pull a fair task. True if pulled.
+    pub(crate) fn newidle_balance(&mut self, cpu: usize) -> bool {
+        if self.rqs.len() == 1 {
+            return false;
+        }
+        self.pull_one(cpu)
+    }
+
+    /// Pull the least recently run waiting fair task from the CPU with the most fair tasks,
+    /// if it has at least two more than `cpu` (ties: lowest CPU id).
+    fn pull_one(&mut self, cpu: usize) -> bool {
+        let here = self.rqs[cpu].cfs.nr_queued;
+        let mut best: Option<(u32, usize, TaskId)> = None;
+        for src in 0..self.rqs.len() {
+            let n = self.rqs[src].cfs.nr_queued;
+            if src == cpu || n < here + 2 || best.is_some_and(|(bn, _, _)| n <= bn) {
+                continue;
+            }
+            if let Some(p) = FairSchedClass::pick_migratable(self, src, cpu) {
+                best = Some((n, src, p));
+            }
+        }
+        match best {
+            Some((_, src, p)) => {
+                self.move_queued_task(p, src, cpu);
+                true
+            }
+            None => false,
+        }
+    }
+}

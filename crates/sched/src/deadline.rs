@@ -1,0 +1,473 @@
+//! SCHED_DEADLINE as in Linux 6.12 (`kernel/sched/deadline.c`): EDF on absolute deadlines,
+//! each task a constant bandwidth server (runtime, deadline, period), without GRUB reclaiming.
+//!
+//! A budget overrun is noticed at the next tick or kernel entry and paid back from the next
+//! budget, as in Linux by default; `SchedConfig::hrtick_dl` enforces it to the nanosecond
+//! instead (the `HRTICK_DL` feature).
+
+use std::collections::BTreeSet;
+
+use crate::attr::{to_ratio, ClassId, SchedAttr, BW_SHIFT};
+use crate::class::{
+    SchedClass, ENQUEUE_INITIAL, ENQUEUE_REPLENISH, ENQUEUE_RESTORE, ENQUEUE_WAKEUP,
+};
+use crate::core::Sched;
+use crate::rt::RtSchedClass;
+use crate::task::TaskId;
+use proxysched_trace::Event;
+
+/// Per-task CBS state (`sched_dl_entity`).
+#[derive(Clone, Debug, Default)]
+pub struct SchedDlEntity {
+    pub dl_runtime: u64,
+    pub dl_deadline: u64,
+    pub dl_period: u64,
+    /// Budget left in the current instance; negative after an overrun.
+    pub runtime: i64,
+    /// Absolute deadline of the current instance.
+    pub deadline: u64,
+    /// Out of budget: off the EDF queue until the replenishment timer.
+    pub dl_throttled: bool,
+    pub dl_yielded: bool,
+    /// When the armed replenishment timer fires; a fired timer whose time does not match
+    /// was cancelled.
+    pub dl_timer_at: Option<u64>,
+    /// Insertion order on the EDF queue: equal deadlines run in the order they were queued,
+    /// as in the kernel's rbtree, and preemption (strictly earlier deadline) agrees with it.
+    queue_seq: u64,
+}
+
+impl SchedDlEntity {
+    fn is_implicit(&self) -> bool {
+        self.dl_deadline == self.dl_period
+    }
+
+    /// `dl_next_period()`: start of the next period of the current instance.
+    fn next_period(&self) -> u64 {
+        (self.deadline + self.dl_period).saturating_sub(self.dl_deadline)
+    }
+
+    /// `dl_entity_overflow()`: would the remaining budget, run before the current deadline,
+    /// exceed the reserved bandwidth? (runtime / (deadline - now) > dl_runtime / dl_deadline)
+    fn overflows(&self, now: u64) -> bool {
+        let left = self.dl_deadline as i128 * self.runtime as i128;
+        let right = (self.deadline as i128 - now as i128) * self.dl_runtime as i128;
+        right < left
+    }
+
+    /// `replenish_dl_new_period()`.
+    fn new_period(&mut self, now: u64) {
+        self.deadline = now + self.dl_deadline;
+        self.runtime = self.dl_runtime as i64;
+    }
+}
+
+/// `dl_rq`: the EDF queue of one CPU (the running DL task stays in it).
+#[derive(Debug, Default)]
+pub struct DlRq {
+    queue: BTreeSet<(u64, u64, TaskId)>,
+    next_seq: u64,
+    pub dl_nr_running: u32,
+}
+
+impl DlRq {
+    /// Earliest deadline queued here (`dl_rq->earliest_dl.curr`).
+    pub fn earliest(&self) -> Option<(u64, TaskId)> {
+        self.queue.first().map(|&(d, _, p)| (d, p))
+    }
+
+    pub fn queued(&self) -> impl Iterator<Item = TaskId> + '_ {
+        self.queue.iter().map(|&(_, _, p)| p)
+    }
+}
+
+/// Admission control failed: the message names the task and the bandwidth.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DlAdmissionError {
+    pub task: String,
+    pub task_bw: u64,
+    pub total_bw: u64,
+    pub limit_bw: u64,
+    pub nr_cpus: u32,
+}
+
+/// A bandwidth in 1/1000 of a CPU, for messages (`to_ratio` units are 1 << 20).
+fn permille(bw: u64) -> String {
+    let pm = (bw as u128 * 1000 + (1u128 << (BW_SHIFT - 1))) >> BW_SHIFT;
+    format!("{}.{:03}", pm / 1000, pm % 1000)
+}
+
+impl std::fmt::Display for DlAdmissionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "SCHED_DEADLINE admission control refuses task '{}': its bandwidth {} CPU brings the \
+             total to {} CPU, over the limit of {} CPU ({} CPU(s) x 0.95, \
+             sched_rt_runtime_us/sched_rt_period_us = 950000/1000000)",
+            self.task,
+            permille(self.task_bw),
+            permille(self.total_bw),
+            permille(self.limit_bw),
+            self.nr_cpus
+        )
+    }
+}
+
+impl std::error::Error for DlAdmissionError {}
+
+pub struct DlSchedClass;
+
+impl DlSchedClass {
+    pub fn set_params(s: &mut Sched, p: TaskId) {
+        let t = &mut s.tasks[p.index()];
+        if let SchedAttr::Deadline {
+            runtime_ns,
+            deadline_ns,
+            period_ns,
+        } = t.attr
+        {
+            t.dl.dl_runtime = runtime_ns;
+            t.dl.dl_deadline = deadline_ns;
+            t.dl.dl_period = period_ns;
+        }
+    }
+
+    /// `__dl_overflow()`: would admitting `new_bw` (replacing `old_bw`) exceed 95% of every
+    /// CPU of the root domain?
+    pub fn admission_check(
+        s: &Sched,
+        name: &str,
+        old_bw: u64,
+        new_bw: u64,
+    ) -> Result<u64, DlAdmissionError> {
+        let total = s.dl_total_bw - old_bw + new_bw;
+        let limit = to_ratio(1_000_000_000, 950_000_000) * s.rqs.len() as u64;
+        if total > limit {
+            return Err(DlAdmissionError {
+                task: name.to_string(),
+                task_bw: new_bw,
+                total_bw: total,
+                limit_bw: limit,
+                nr_cpus: s.rqs.len() as u32,
+            });
+        }
+        Ok(total)
+    }
+
+    fn insert(s: &mut Sched, cpu: usize, p: TaskId) {
+        let dl = &mut s.rqs[cpu].dl;
+        let se = &mut s.tasks[p.index()].dl;
+        se.queue_seq = dl.next_seq;
+        dl.next_seq += 1;
+        dl.queue.insert((se.deadline, se.queue_seq, p));
+        dl.dl_nr_running += 1;
+        Self::update_overload(s, cpu);
+    }
+
+    fn remove(s: &mut Sched, cpu: usize, p: TaskId) {
+        let se = &s.tasks[p.index()].dl;
+        let dl = &mut s.rqs[cpu].dl;
+        if dl.queue.remove(&(se.deadline, se.queue_seq, p)) {
+            dl.dl_nr_running -= 1;
+        }
+        Self::update_overload(s, cpu);
+    }
+
+    fn update_overload(s: &mut Sched, cpu: usize) {
+        if s.rqs[cpu].dl.dl_nr_running >= 2 {
+            s.dl_overload.set(cpu);
+        } else {
+            s.dl_overload.clear(cpu);
+        }
+    }
+
+    /// `replenish_dl_entity()`: postpone the deadline period by period until there is budget.
+    fn replenish(s: &mut Sched, p: TaskId) {
+        let now = s.now;
+        let dl = &mut s.tasks[p.index()].dl;
+        if dl.dl_yielded && dl.runtime > 0 {
+            dl.runtime = 0;
+        }
+        while dl.runtime <= 0 {
+            dl.deadline += dl.dl_period;
+            dl.runtime += dl.dl_runtime as i64;
+        }
+        if dl.deadline < now {
+            dl.new_period(now);
+        }
+        dl.dl_yielded = false;
+        dl.dl_throttled = false;
+    }
+
+    /// `update_dl_entity()`: the CBS wakeup rule. Keep the current deadline and budget only if
+    /// using them would not exceed the reserved bandwidth; otherwise start a new instance (or,
+    /// for constrained deadlines still in the future, scale the budget down to the density).
+    fn update_dl_entity(s: &mut Sched, p: TaskId) {
+        let now = s.now;
+        let dl = &mut s.tasks[p.index()].dl;
+        if dl.deadline < now || dl.overflows(now) {
+            if !dl.is_implicit() && dl.deadline >= now {
+                // `update_dl_revised_wakeup()`
+                let density = to_ratio(dl.dl_deadline, dl.dl_runtime) as u128;
+                let laxity = (dl.deadline - now) as u128;
+                dl.runtime = ((density * laxity) >> BW_SHIFT) as i64;
+            } else {
+                dl.new_period(now);
+            }
+        }
+    }
+
+    /// Throttle `p` until its next period (`start_dl_timer()`); false when that is already now.
+    fn start_dl_timer(s: &mut Sched, cpu: usize, p: TaskId) -> bool {
+        let at = s.tasks[p.index()].dl.next_period();
+        if at <= s.now {
+            return false;
+        }
+        s.tasks[p.index()].dl.dl_timer_at = Some(at);
+        s.request_dl_timer(p, at);
+        s.emit(Event::DlThrottle {
+            task: p,
+            cpu: cpu as u32,
+            replenish_at_ns: at,
+        });
+        true
+    }
+
+    /// The replenishment timer of `p` fired at `at` (`dl_task_timer()`).
+    pub fn dl_task_timer(s: &mut Sched, p: TaskId, at: u64) {
+        let t = &s.tasks[p.index()];
+        if t.dl.dl_timer_at != Some(at) || !t.dl.dl_throttled {
+            return;
+        }
+        let (cpu, queued) = (t.cpu as usize, t.on_rq && t.class() == ClassId::Deadline);
+        s.tasks[p.index()].dl.dl_timer_at = None;
+        if !queued {
+            Self::replenish(s, p);
+            return;
+        }
+        s.update_curr(cpu);
+        Self::replenish(s, p);
+        Self::insert(s, cpu, p);
+        let dl = &s.tasks[p.index()].dl;
+        s.emit(Event::DlReplenish {
+            task: p,
+            cpu: cpu as u32,
+            runtime_ns: dl.runtime,
+            deadline_ns: dl.deadline,
+        });
+        s.check_preempt(cpu, p);
+        Self.push_tasks(s, cpu);
+    }
+
+    /// `find_later_rq()`: an allowed CPU with no DL work (idle first), else the one whose
+    /// earliest deadline is the latest, if later than `p`'s.
+    fn find_later_rq(s: &Sched, p: TaskId) -> Option<usize> {
+        let t = &s.tasks[p.index()];
+        let own = t.cpu as usize;
+        let mut best: Option<((u8, u64), usize)> = None;
+        for c in t.cpus_allowed.iter_wrap(own) {
+            if c >= s.rqs.len() {
+                break;
+            }
+            let rq = &s.rqs[c];
+            let key = match rq.dl.earliest() {
+                None if rq.nr_running() == 0 => (3, 0),
+                None => (2, 0),
+                Some((d, _)) if d > t.dl.deadline => (1, d),
+                Some(_) => continue,
+            };
+            if best.is_none_or(|(bk, _)| key > bk) {
+                best = Some((key, c));
+            }
+        }
+        best.map(|(_, c)| c)
+    }
+
+    fn earliest_pushable(s: &Sched, cpu: usize, dst: Option<usize>) -> Option<TaskId> {
+        let rq = &s.rqs[cpu];
+        rq.dl.queued().find(|&p| {
+            let t = &s.tasks[p.index()];
+            Some(p) != rq.curr
+                && Some(p) != rq.donor
+                && t.nr_cpus_allowed > 1
+                && dst.is_none_or(|d| t.cpus_allowed.test(d))
+        })
+    }
+
+    fn push_dl_task(s: &mut Sched, cpu: usize) -> bool {
+        let Some(next) = Self::earliest_pushable(s, cpu, None) else {
+            return false;
+        };
+        if let Some(d) = s.rqs[cpu].donor {
+            let dt = &s.tasks[d.index()];
+            if dt.class() != ClassId::Deadline || s.tasks[next.index()].dl.deadline < dt.dl.deadline
+            {
+                s.resched_curr(cpu);
+                return false;
+            }
+        }
+        match Self::find_later_rq(s, next) {
+            Some(target) if target != cpu => {
+                s.move_queued_task(next, cpu, target);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn pull_dl_task(s: &mut Sched, this_cpu: usize) {
+        let this_earliest = s.rqs[this_cpu].dl.earliest().map(|(d, _)| d);
+        let mut best: Option<(u64, usize, TaskId)> = None;
+        let overloaded: Vec<usize> = s.dl_overload.iter().collect();
+        for src in overloaded {
+            if src == this_cpu {
+                continue;
+            }
+            let Some(p) = Self::earliest_pushable(s, src, Some(this_cpu)) else {
+                continue;
+            };
+            let d = s.tasks[p.index()].dl.deadline;
+            if this_earliest.is_some_and(|e| d >= e) {
+                continue;
+            }
+            if let Some(sd) = s.rqs[src].donor {
+                let st = &s.tasks[sd.index()];
+                if st.class() == ClassId::Deadline && d < st.dl.deadline {
+                    continue;
+                }
+            }
+            if best.is_none_or(|(bd, _, _)| d < bd) {
+                best = Some((d, src, p));
+            }
+        }
+        if let Some((_, src, p)) = best {
+            s.move_queued_task(p, src, this_cpu);
+        }
+    }
+}
+
+impl SchedClass for DlSchedClass {
+    fn enqueue_task(&self, s: &mut Sched, cpu: usize, p: TaskId, flags: u32) {
+        let now = s.now;
+        if flags & ENQUEUE_INITIAL != 0 {
+            // `setup_new_dl_entity()`
+            s.tasks[p.index()].dl.new_period(now);
+        }
+        let dl = &s.tasks[p.index()].dl;
+        // `dl_check_constrained_dl()`: a constrained task woken after its deadline but before
+        // its next period waits for that period.
+        if flags & ENQUEUE_WAKEUP != 0
+            && !dl.dl_throttled
+            && !dl.is_implicit()
+            && dl.deadline < now
+            && now < dl.next_period()
+        {
+            s.tasks[p.index()].dl.dl_throttled = true;
+            if Self::start_dl_timer(s, cpu, p) {
+                return;
+            }
+            s.tasks[p.index()].dl.dl_throttled = false;
+        }
+        if s.tasks[p.index()].dl.dl_throttled && flags & ENQUEUE_REPLENISH == 0 {
+            return;
+        }
+        if flags & ENQUEUE_WAKEUP != 0 {
+            Self::update_dl_entity(s, p);
+        } else if flags & ENQUEUE_REPLENISH != 0 {
+            Self::replenish(s, p);
+        } else if flags & ENQUEUE_RESTORE != 0 && s.tasks[p.index()].dl.deadline < now {
+            s.tasks[p.index()].dl.new_period(now);
+        }
+        Self::insert(s, cpu, p);
+    }
+
+    fn dequeue_task(&self, s: &mut Sched, cpu: usize, p: TaskId, _flags: u32) {
+        Self::remove(s, cpu, p);
+    }
+
+    fn yield_task(&self, s: &mut Sched, cpu: usize) {
+        // The rest of this instance's budget is given up; the task waits for its next period.
+        if let Some(p) = s.rqs[cpu].donor {
+            s.tasks[p.index()].dl.dl_yielded = true;
+            s.update_curr(cpu);
+        }
+    }
+
+    fn wakeup_preempt(&self, s: &mut Sched, cpu: usize, p: TaskId) {
+        if let Some(d) = s.rqs[cpu].donor {
+            if s.tasks[p.index()].dl.deadline < s.tasks[d.index()].dl.deadline {
+                s.resched_curr(cpu);
+            }
+        }
+    }
+
+    fn pick_task(&self, s: &mut Sched, cpu: usize) -> Option<TaskId> {
+        s.rqs[cpu].dl.earliest().map(|(_, p)| p)
+    }
+
+    fn put_prev_task(&self, _s: &mut Sched, _cpu: usize, _p: TaskId) {}
+
+    fn set_next_task(&self, _s: &mut Sched, _cpu: usize, _p: TaskId) {}
+
+    fn update_curr(&self, s: &mut Sched, cpu: usize, p: TaskId, delta_ns: u64) {
+        RtSchedClass::account_rt_time(s, cpu, delta_ns);
+        let dl = &mut s.tasks[p.index()].dl;
+        if dl.dl_throttled {
+            return;
+        }
+        dl.runtime -= delta_ns as i64;
+        if dl.runtime > 0 && !dl.dl_yielded {
+            if s.rqs[cpu].dl.earliest().map(|(_, e)| e) != Some(p) {
+                s.resched_curr(cpu);
+            }
+            return;
+        }
+        if dl.dl_yielded && dl.runtime > 0 {
+            dl.runtime = 0;
+        }
+        dl.dl_throttled = true;
+        Self::remove(s, cpu, p);
+        if !Self::start_dl_timer(s, cpu, p) {
+            Self::replenish(s, p);
+            Self::insert(s, cpu, p);
+        }
+        s.resched_curr(cpu);
+    }
+
+    fn task_tick(&self, _s: &mut Sched, _cpu: usize, _p: TaskId) {}
+
+    fn select_task_rq(&self, s: &Sched, p: TaskId, prev_cpu: usize, _fork: bool) -> usize {
+        let t = &s.tasks[p.index()];
+        let target = if t.cpus_allowed.test(prev_cpu) {
+            prev_cpu
+        } else {
+            t.cpus_allowed.first().unwrap_or(prev_cpu)
+        };
+        let rq = &s.rqs[target];
+        let busy_with_dl = rq.donor.is_some_and(|d| {
+            let dt = &s.tasks[d.index()];
+            dt.class() == ClassId::Deadline
+                && (dt.nr_cpus_allowed < 2 || dt.dl.deadline <= t.dl.deadline)
+        });
+        if busy_with_dl && t.nr_cpus_allowed > 1 {
+            if let Some(later) = Self::find_later_rq(s, p) {
+                return later;
+            }
+        }
+        target
+    }
+
+    fn balance(&self, s: &mut Sched, cpu: usize) -> bool {
+        if !s.dl_overload.is_empty() {
+            Self::pull_dl_task(s, cpu);
+        }
+        s.rqs[cpu].dl.dl_nr_running > 0
+    }
+
+    fn push_tasks(&self, s: &mut Sched, cpu: usize) {
+        if s.rqs[cpu].dl.dl_nr_running < 2 {
+            return;
+        }
+        while Self::push_dl_task(s, cpu) {}
+    }
+}

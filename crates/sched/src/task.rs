@@ -1,0 +1,57 @@
+//! `task_struct`: what the core knows about one task.
+
+use crate::attr::{ClassId, SchedAttr};
+use crate::cpumask::CpuMask;
+use crate::deadline::SchedDlEntity;
+use crate::fair::SchedEntity;
+use crate::rt::SchedRtEntity;
+
+pub use proxysched_trace::TaskId;
+
+/// `__state` as far as the scheduler cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskState {
+    /// Created, not yet woken for the first time.
+    New,
+    /// TASK_RUNNING: on a runqueue, or about to be.
+    Running,
+    /// Asked to sleep (TASK_INTERRUPTIBLE); the next `schedule()` on its CPU dequeues it.
+    Sleeping,
+    /// Exiting or exited (TASK_DEAD).
+    Dead,
+}
+
+#[derive(Clone, Debug)]
+pub struct Task {
+    pub name: String,
+    /// The attributes last set with `sched_setattr()`.
+    pub attr: SchedAttr,
+    /// Effective kernel prio (`p->prio`); decides the class.
+    pub prio: i32,
+    pub cpus_allowed: CpuMask,
+    pub nr_cpus_allowed: u32,
+    pub state: TaskState,
+    /// Queued on `cpu`'s runqueue (the running task is queued too).
+    pub on_rq: bool,
+    /// `task_cpu()`: the runqueue it is on, or was last on.
+    pub cpu: u32,
+    pub se: SchedEntity,
+    pub rt: SchedRtEntity,
+    pub dl: SchedDlEntity,
+    /// CPU time this task's own code has run (`se.sum_exec_runtime`).
+    pub sum_exec_runtime: u64,
+    /// Moved to another CPU since it last ran: its next switch-in pays the migration cost.
+    pub migrated: bool,
+}
+
+impl Task {
+    #[inline]
+    pub fn class(&self) -> ClassId {
+        ClassId::of_prio(self.prio)
+    }
+
+    #[inline]
+    pub fn policy_name(&self) -> &'static str {
+        self.attr.policy().kernel_name()
+    }
+}

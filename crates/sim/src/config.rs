@@ -1,0 +1,81 @@
+//! The settings of one run: command line over the workload's `global.proxysched` object over
+//! the defaults.
+
+use proxysched_sched::SchedConfig;
+use proxysched_workload::{Inherit, ProxyLevel, Workload};
+
+/// Simulated time a workload that would run forever gets when nobody says otherwise.
+pub const DEFAULT_DURATION_NS: u64 = 10_000_000_000;
+
+/// Settings given on the command line; `None` leaves the file's value or the default.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Overrides {
+    pub cpus: Option<u32>,
+    pub duration_ns: Option<u64>,
+    pub inherit: Option<Inherit>,
+    pub proxy_level: Option<ProxyLevel>,
+    pub hz: Option<u32>,
+    pub seed: Option<u64>,
+    pub switch_cost_ns: Option<u64>,
+    pub migration_cost_ns: Option<u64>,
+    pub ipi_latency_ns: Option<u64>,
+    pub rt_throttling: Option<bool>,
+    pub hrtick_dl: Option<bool>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunConfig {
+    pub sched: SchedConfig,
+    /// Stop at this simulated time; `None`: when every task has exited or nothing can happen.
+    pub duration_ns: Option<u64>,
+    pub inherit: Inherit,
+    pub proxy_level: ProxyLevel,
+    pub seed: u64,
+    pub ipi_latency_ns: u64,
+    /// Notes about how the configuration was completed (defaults applied ...).
+    pub notes: Vec<String>,
+}
+
+impl RunConfig {
+    pub fn resolve(w: &Workload, o: &Overrides) -> RunConfig {
+        let f = &w.global.sim;
+        let mut notes = Vec::new();
+        let nr_cpus = o.cpus.or(f.cpus).unwrap_or(1);
+        let hz = o.hz.or(f.hz).unwrap_or(1000);
+        let inherit = o.inherit.or(f.inherit).unwrap_or(if w.global.pi_enabled {
+            Inherit::Pi
+        } else {
+            Inherit::None
+        });
+        let runs_forever = w.tasks.iter().any(|t| t.loops.is_none());
+        let duration_ns = match o.duration_ns.or(w.global.duration_ns) {
+            Some(d) => Some(d),
+            None if runs_forever => {
+                notes.push(format!(
+                    "no duration given and some task loops forever: simulating {} s \
+                     (set global.duration or --duration)",
+                    DEFAULT_DURATION_NS / 1_000_000_000
+                ));
+                Some(DEFAULT_DURATION_NS)
+            }
+            None => None,
+        };
+        RunConfig {
+            sched: SchedConfig {
+                nr_cpus,
+                hz,
+                rt_throttling: o.rt_throttling.or(f.rt_throttling).unwrap_or(true),
+                switch_cost_ns: o.switch_cost_ns.or(f.switch_cost_ns).unwrap_or(0),
+                migration_cost_ns: o.migration_cost_ns.or(f.migration_cost_ns).unwrap_or(0),
+                hrtick_dl: o.hrtick_dl.unwrap_or(false),
+                ..SchedConfig::default()
+            },
+            duration_ns,
+            inherit,
+            proxy_level: o.proxy_level.or(f.proxy_level).unwrap_or(ProxyLevel::Full),
+            seed: o.seed.or(f.seed).unwrap_or(1),
+            ipi_latency_ns: o.ipi_latency_ns.or(f.ipi_latency_ns).unwrap_or(0),
+            notes,
+        }
+    }
+}

@@ -1,0 +1,639 @@
+//! The engine: owns virtual time and the event queue, runs each task's rt-app program on the
+//! CPU the core gives it, and turns program actions (run, sleep, timer, suspend ...) into calls
+//! on the core.
+//!
+//! A task's program only advances while the task is the execution context of a CPU. Events that
+//! take no time (resume, sem_post, yield ...) run at the instant the task reaches them; if one of
+//! them makes the CPU reschedule, the task stops there and continues when it runs again, exactly
+//! as a preemption point would behave.
+
+use std::collections::VecDeque;
+
+use proxysched_sched::{CpuMask, Sched, SchedAttr, TaskId, TaskState, TimerRequest};
+use proxysched_trace::{Event as Trace, Sink, WakeReason};
+use proxysched_workload::{Event, TimerMode, Workload};
+
+use crate::config::RunConfig;
+use crate::error::SimError;
+use crate::program::{Program, Segment, Step};
+use crate::queue::{EventQueue, SimEvent};
+
+/// Program steps the engine executes at one instant before it calls the workload stuck in an
+/// endless loop of events that take no time.
+const MAX_STEPS_PER_INSTANT: u64 = 1_000_000;
+
+/// What a finished run reports besides the tracepoint stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunSummary {
+    /// When the simulation stopped.
+    pub end_ns: u64,
+    /// Simulation events processed (cancelled ones not counted).
+    pub events: u64,
+}
+
+/// Per-CPU engine state: which of its timers are armed.
+#[derive(Debug, Default)]
+struct CpuSlot {
+    segment_gen: u64,
+    segment_at: Option<u64>,
+    hrtick_gen: u64,
+    hrtick_at: Option<u64>,
+    tick_armed: bool,
+    pending: bool,
+}
+
+#[derive(Debug, Default)]
+struct BarrierState {
+    arrived: u32,
+    waiters: Vec<TaskId>,
+}
+
+#[derive(Debug, Default)]
+struct SemState {
+    count: u64,
+    waiters: VecDeque<TaskId>,
+}
+
+enum Flow {
+    /// The task runs a segment that ends at this time (if nothing intervenes).
+    Segment(u64),
+    /// The CPU must reschedule before the task can go on.
+    Resched,
+}
+
+pub struct Engine<'a> {
+    w: &'a Workload,
+    cfg: &'a RunConfig,
+    sched: Sched,
+    queue: EventQueue,
+    now: u64,
+    progs: Vec<Program>,
+    cpus: Vec<CpuSlot>,
+    pending: VecDeque<usize>,
+    /// The CPU whose task is acting; reschedules of other CPUs then cost an IPI.
+    context_cpu: Option<usize>,
+    timers: Vec<Option<u64>>,
+    barriers: Vec<BarrierState>,
+    sems: Vec<SemState>,
+    suspended: Vec<Vec<TaskId>>,
+    live_tasks: usize,
+    events: u64,
+    steps_at_instant: u64,
+    sink: &'a mut dyn Sink,
+}
+
+impl<'a> Engine<'a> {
+    /// Build the machine and the tasks; nothing has run yet.
+    pub fn new(
+        w: &'a Workload,
+        cfg: &'a RunConfig,
+        sink: &'a mut dyn Sink,
+    ) -> Result<Engine<'a>, SimError> {
+        w.check_cpus(cfg.sched.nr_cpus)?;
+        check_supported(w)?;
+        let mut sched = Sched::new(cfg.sched.clone());
+        for spec in &w.tasks {
+            // Bandwidth is reserved for the largest DL reservation a task will ever ask for,
+            // once, for the whole run.
+            let widest = std::iter::once(spec.sched)
+                .chain(spec.phases.iter().filter_map(|ph| ph.sched))
+                .filter(|a| matches!(a, SchedAttr::Deadline { .. }))
+                .max_by_key(dl_bandwidth);
+            if let Some(attr) = widest {
+                sched.dl_admit(&spec.name, None, attr)?;
+            }
+        }
+        let nr_cpus = cfg.sched.nr_cpus as usize;
+        let mut progs = Vec::with_capacity(w.tasks.len());
+        for (i, spec) in w.tasks.iter().enumerate() {
+            let cpus = phase_mask(spec.phases.first().and_then(|p| p.cpus.as_deref()), nr_cpus);
+            let p = sched.add_task(&spec.name, spec.sched, cpus);
+            debug_assert_eq!(p.index(), i);
+            progs.push(Program::new(i, spec));
+        }
+        Ok(Engine {
+            w,
+            cfg,
+            queue: EventQueue::default(),
+            now: 0,
+            progs,
+            cpus: (0..nr_cpus).map(|_| CpuSlot::default()).collect(),
+            pending: VecDeque::new(),
+            context_cpu: None,
+            timers: vec![None; w.timers.len()],
+            barriers: w.barriers.iter().map(|_| BarrierState::default()).collect(),
+            sems: w.semaphores.iter().map(|_| SemState::default()).collect(),
+            suspended: vec![Vec::new(); w.suspend_queues.len()],
+            live_tasks: w.tasks.len(),
+            events: 0,
+            steps_at_instant: 0,
+            sink,
+            sched,
+        })
+    }
+
+    /// The scheduler core, for checks between events.
+    pub fn sched(&self) -> &Sched {
+        &self.sched
+    }
+
+    /// Run to the end; `after_event` is called after every processed event (for invariant
+    /// checks).
+    pub fn run_with(mut self, mut after_event: impl FnMut(&Sched)) -> Result<RunSummary, SimError> {
+        for i in 0..self.progs.len() {
+            self.sched.wake_up_new_task(TaskId(i as u32));
+            self.flush();
+        }
+        self.run_pending()?;
+        after_event(&self.sched);
+        let limit = self.cfg.duration_ns;
+        while let Some(at) = self.queue.peek_time() {
+            if limit.is_some_and(|d| at >= d) || self.live_tasks == 0 {
+                break;
+            }
+            let (at, ev) = self.queue.pop().expect("peeked");
+            debug_assert!(at >= self.now, "time went backwards");
+            if at != self.now {
+                self.now = at;
+                self.sched.now = at;
+                self.steps_at_instant = 0;
+            }
+            if self.handle(ev)? {
+                self.events += 1;
+                self.run_pending()?;
+                after_event(&self.sched);
+            }
+        }
+        let end_ns = match limit {
+            Some(d) if self.live_tasks > 0 => d,
+            _ => self.now,
+        };
+        self.now = end_ns;
+        self.sched.now = end_ns;
+        for cpu in 0..self.cpus.len() {
+            self.sched.update_curr(cpu);
+        }
+        self.flush();
+        Ok(RunSummary {
+            end_ns,
+            events: self.events,
+        })
+    }
+
+    pub fn run(self) -> Result<RunSummary, SimError> {
+        self.run_with(|_| {})
+    }
+
+    /// Handle one event; false if it was cancelled.
+    fn handle(&mut self, ev: SimEvent) -> Result<bool, SimError> {
+        match ev {
+            SimEvent::SegmentEnd { cpu, gen } => {
+                let slot = &mut self.cpus[cpu as usize];
+                if slot.segment_gen != gen {
+                    return Ok(false);
+                }
+                slot.segment_at = None;
+                self.mark_pending(cpu as usize);
+            }
+            SimEvent::HrTick { cpu, gen } => {
+                let slot = &mut self.cpus[cpu as usize];
+                if slot.hrtick_gen != gen {
+                    return Ok(false);
+                }
+                slot.hrtick_at = None;
+                self.sched.hrtick(cpu as usize);
+                self.mark_pending(cpu as usize);
+            }
+            SimEvent::Tick { cpu } => {
+                let cpu = cpu as usize;
+                if self.sched.curr(cpu).is_none() {
+                    self.cpus[cpu].tick_armed = false;
+                    return Ok(false);
+                }
+                self.sched.tick(cpu);
+                self.queue.push(
+                    self.now + self.cfg.sched.tick_ns(),
+                    SimEvent::Tick { cpu: cpu as u32 },
+                );
+                self.mark_pending(cpu);
+            }
+            SimEvent::Wake { task, gen } => {
+                let prog = &self.progs[task.index()];
+                if prog.wait_gen != gen {
+                    return Ok(false);
+                }
+                let reason = prog.waiting.unwrap_or(WakeReason::Sleep);
+                self.wake(task, reason);
+            }
+            SimEvent::DlTimer { task } => self.sched.dl_timer(task, self.now),
+            SimEvent::RtPeriod => self.sched.rt_period_timer(),
+            SimEvent::Resched { cpu } => self.mark_pending(cpu as usize),
+        }
+        self.flush();
+        Ok(true)
+    }
+
+    // ----- plumbing between the core and the queue ------------------------------------------
+
+    /// Deliver what the core produced: tracepoints to the sink, reschedules to CPUs, timers to
+    /// the queue.
+    fn flush(&mut self) {
+        let out = &mut self.sched.out;
+        for ev in out.events.drain(..) {
+            self.sink.record(self.now, &ev);
+        }
+        let mut resched = std::mem::take(&mut out.resched);
+        for &cpu in &resched {
+            let cpu = cpu as usize;
+            match self.context_cpu {
+                Some(ctx) if ctx != cpu && self.cfg.ipi_latency_ns > 0 => self.queue.push(
+                    self.now + self.cfg.ipi_latency_ns,
+                    SimEvent::Resched { cpu: cpu as u32 },
+                ),
+                _ => self.mark_pending(cpu),
+            }
+        }
+        resched.clear();
+        self.sched.out.resched = resched;
+        for t in self.sched.out.timers.drain(..) {
+            match t {
+                TimerRequest::DlReplenish { task, at_ns } => {
+                    self.queue.push(at_ns, SimEvent::DlTimer { task })
+                }
+                TimerRequest::RtPeriod { at_ns } => self.queue.push(at_ns, SimEvent::RtPeriod),
+            }
+        }
+    }
+
+    fn emit(&mut self, ev: Trace) {
+        self.sched.out.events.push(ev);
+    }
+
+    fn mark_pending(&mut self, cpu: usize) {
+        if !self.cpus[cpu].pending {
+            self.cpus[cpu].pending = true;
+            self.pending.push_back(cpu);
+        }
+    }
+
+    fn run_pending(&mut self) -> Result<(), SimError> {
+        while let Some(cpu) = self.pending.pop_front() {
+            self.cpus[cpu].pending = false;
+            self.service_cpu(cpu)?;
+        }
+        Ok(())
+    }
+
+    /// Reschedule `cpu` if asked to, then let its running task's program go as far as it can
+    /// at this instant, and arm the CPU's timers for what comes next.
+    fn service_cpu(&mut self, cpu: usize) -> Result<(), SimError> {
+        self.context_cpu = Some(cpu);
+        let mut segment_end = None;
+        loop {
+            if self.sched.rq(cpu).need_resched {
+                self.sched.schedule(cpu);
+                self.flush();
+            }
+            let Some(t) = self.sched.curr(cpu) else {
+                break;
+            };
+            match self.advance(t, cpu)? {
+                Flow::Segment(end) => {
+                    segment_end = Some(end);
+                    break;
+                }
+                Flow::Resched => {
+                    debug_assert!(self.sched.rq(cpu).need_resched);
+                }
+            }
+        }
+        self.context_cpu = None;
+        self.arm_cpu_timers(cpu, segment_end);
+        Ok(())
+    }
+
+    fn arm_cpu_timers(&mut self, cpu: usize, segment_end: Option<u64>) {
+        let slot = &mut self.cpus[cpu];
+        if slot.segment_at != segment_end {
+            slot.segment_gen += 1;
+            slot.segment_at = segment_end;
+            if let Some(at) = segment_end {
+                let gen = slot.segment_gen;
+                self.queue.push(
+                    at,
+                    SimEvent::SegmentEnd {
+                        cpu: cpu as u32,
+                        gen,
+                    },
+                );
+            }
+        }
+        let hrtick = self.sched.hrtick_at(cpu);
+        let slot = &mut self.cpus[cpu];
+        if slot.hrtick_at != hrtick {
+            slot.hrtick_gen += 1;
+            slot.hrtick_at = hrtick;
+            if let Some(at) = hrtick {
+                let gen = slot.hrtick_gen;
+                self.queue.push(
+                    at,
+                    SimEvent::HrTick {
+                        cpu: cpu as u32,
+                        gen,
+                    },
+                );
+            }
+        }
+        if self.sched.curr(cpu).is_some() && !self.cpus[cpu].tick_armed {
+            self.cpus[cpu].tick_armed = true;
+            let tick = self.cfg.sched.tick_ns();
+            self.queue.push(
+                (self.now / tick + 1) * tick,
+                SimEvent::Tick { cpu: cpu as u32 },
+            );
+        }
+    }
+
+    // ----- task programs ----------------------------------------------------------------------
+
+    /// Run `t`'s program on `cpu` until it starts a segment that takes time or the CPU must
+    /// reschedule.
+    fn advance(&mut self, t: TaskId, cpu: usize) -> Result<Flow, SimError> {
+        loop {
+            match self.progs[t.index()].segment {
+                Segment::Work { until_exec } => {
+                    let done = self.sched.exec_runtime(t);
+                    if done < until_exec {
+                        return Ok(Flow::Segment(
+                            self.sched.runs_from(cpu).max(self.now) + (until_exec - done),
+                        ));
+                    }
+                    self.progs[t.index()].segment = Segment::None;
+                }
+                Segment::Wall { until } => {
+                    if self.now < until {
+                        return Ok(Flow::Segment(until));
+                    }
+                    self.progs[t.index()].segment = Segment::None;
+                }
+                Segment::None => {}
+            }
+            if self.sched.rq(cpu).need_resched {
+                return Ok(Flow::Resched);
+            }
+            self.steps_at_instant += 1;
+            if self.steps_at_instant > MAX_STEPS_PER_INSTANT {
+                return Err(SimError::NoProgress {
+                    task: self.sched.task(t).name.clone(),
+                    at_ns: self.now,
+                });
+            }
+            let step = self.progs[t.index()].next_step(self.w);
+            match step {
+                Step::Start => self.start_program(t, cpu),
+                Step::EnterPhase { sched, cpus } => {
+                    if let Some(attr) = sched {
+                        self.sched.sched_setattr(t, attr);
+                    }
+                    let mask = phase_mask(cpus, self.cpus.len());
+                    self.sched.set_cpus_allowed(t, &mask);
+                }
+                Step::Event(ev) => self.execute(t, cpu, ev),
+                Step::Exit => {
+                    self.end_activation(t, None);
+                    self.progs[t.index()].exited = true;
+                    self.live_tasks -= 1;
+                    self.sched.set_current_state(cpu, TaskState::Dead);
+                }
+            }
+            self.flush();
+        }
+    }
+
+    fn start_program(&mut self, t: TaskId, cpu: usize) {
+        let delay = self.w.tasks[self.progs[t.index()].spec].delay_ns;
+        if delay > 0 {
+            // rt-app sleeps the task's `delay` before its first phase; the first activation
+            // starts when that sleep ends.
+            self.progs[t.index()].pending_release = Some(delay);
+            self.sleep_until(t, cpu, delay, WakeReason::Sleep);
+        } else {
+            // Every thread starts at time 0, when it was created, not when it first runs.
+            self.start_activation(t, 0);
+        }
+    }
+
+    fn execute(&mut self, t: TaskId, cpu: usize, ev: Event) {
+        let now = self.now;
+        match ev {
+            Event::Run { work_ns } => {
+                if work_ns > 0 {
+                    let until_exec = self.sched.exec_runtime(t) + work_ns;
+                    self.progs[t.index()].segment = Segment::Work { until_exec };
+                }
+            }
+            Event::Runtime { wall_ns } => {
+                if wall_ns > 0 {
+                    self.progs[t.index()].segment = Segment::Wall {
+                        until: now + wall_ns,
+                    };
+                }
+            }
+            Event::Sleep { ns } => {
+                if ns > 0 {
+                    self.block_aperiodic(t);
+                    self.sleep_until(t, cpu, now + ns, WakeReason::Sleep);
+                }
+            }
+            Event::Timer {
+                timer,
+                period_ns,
+                mode,
+            } => self.timer(t, cpu, timer.0 as usize, period_ns, mode),
+            Event::Yield => self.sched.yield_current(cpu),
+            Event::Suspend { queue } => {
+                self.block_aperiodic(t);
+                self.suspended[queue.0 as usize].push(t);
+                self.wait(t, cpu, WakeReason::Suspend);
+            }
+            Event::Resume { queue } => {
+                for w in std::mem::take(&mut self.suspended[queue.0 as usize]) {
+                    self.wake(w, WakeReason::Suspend);
+                }
+            }
+            Event::Barrier { barrier } => {
+                let parties = self.w.barriers[barrier.0 as usize].parties;
+                let b = &mut self.barriers[barrier.0 as usize];
+                b.arrived += 1;
+                if b.arrived >= parties {
+                    b.arrived = 0;
+                    for w in std::mem::take(&mut b.waiters) {
+                        self.wake(w, WakeReason::Barrier);
+                    }
+                } else {
+                    b.waiters.push(t);
+                    self.block_aperiodic(t);
+                    self.wait(t, cpu, WakeReason::Barrier);
+                }
+            }
+            Event::SemPost { sem } => {
+                let s = &mut self.sems[sem.0 as usize];
+                match s.waiters.pop_front() {
+                    Some(w) => self.wake(w, WakeReason::Semaphore),
+                    None => s.count += 1,
+                }
+            }
+            Event::SemWait { sem } => {
+                let s = &mut self.sems[sem.0 as usize];
+                if s.count > 0 {
+                    s.count -= 1;
+                } else {
+                    s.waiters.push_back(t);
+                    self.block_aperiodic(t);
+                    self.wait(t, cpu, WakeReason::Semaphore);
+                }
+            }
+            Event::Lock { .. }
+            | Event::Unlock { .. }
+            | Event::Wait { .. }
+            | Event::Signal { .. }
+            | Event::Broadcast { .. }
+            | Event::Sync { .. } => {
+                unreachable!("rejected by check_supported before the run")
+            }
+        }
+    }
+
+    /// rt-app's `timer`: wait for the timer's next expiry on its absolute grid.
+    fn timer(&mut self, t: TaskId, cpu: usize, timer: usize, period_ns: u64, mode: TimerMode) {
+        let now = self.now;
+        let origin = self.w.tasks[self.progs[t.index()].spec].delay_ns;
+        let t_next = self.timers[timer].get_or_insert(origin);
+        *t_next += period_ns;
+        let expiry = *t_next;
+        if mode == TimerMode::Relative && *t_next < now {
+            *t_next = now;
+        }
+        let wake_at = *t_next;
+        // One period of a timer task ends here; it should have ended by the expiry.
+        self.end_activation(t, Some(expiry));
+        if wake_at > now {
+            self.progs[t.index()].pending_release = Some(wake_at);
+            self.sleep_until(t, cpu, wake_at, WakeReason::Timer);
+        } else {
+            self.start_activation(t, wake_at);
+        }
+    }
+
+    fn sleep_until(&mut self, t: TaskId, cpu: usize, at: u64, reason: WakeReason) {
+        let gen = self.wait(t, cpu, reason);
+        self.queue.push(at, SimEvent::Wake { task: t, gen });
+    }
+
+    /// The running task `t` goes to sleep until something wakes it; returns the wait's
+    /// generation, which a timed wakeup must match.
+    fn wait(&mut self, t: TaskId, cpu: usize, reason: WakeReason) -> u64 {
+        let prog = &mut self.progs[t.index()];
+        prog.wait_gen += 1;
+        prog.waiting = Some(reason);
+        self.sched.set_current_state(cpu, TaskState::Sleeping);
+        prog.wait_gen
+    }
+
+    fn wake(&mut self, t: TaskId, reason: WakeReason) {
+        let prog = &mut self.progs[t.index()];
+        if prog.waiting.is_none() {
+            return;
+        }
+        prog.waiting = None;
+        prog.wait_gen += 1;
+        self.sched.try_to_wake_up(t, reason);
+        match self.progs[t.index()].pending_release.take() {
+            Some(release) => self.start_activation(t, release),
+            None if !self.progs[t.index()].periodic => self.start_activation(t, self.now),
+            None => {}
+        }
+    }
+
+    // ----- activations ------------------------------------------------------------------------
+
+    fn start_activation(&mut self, t: TaskId, release_ns: u64) {
+        let deadline_ns = match self.sched.task(t).attr {
+            SchedAttr::Deadline { deadline_ns, .. } => Some(release_ns + deadline_ns),
+            _ => None,
+        };
+        self.progs[t.index()].activation = Some((release_ns, deadline_ns));
+        self.emit(Trace::ActivationStart {
+            task: t,
+            release_ns,
+            deadline_ns,
+        });
+    }
+
+    /// End the current activation; `timer_deadline` is the timer expiry it had to beat.
+    fn end_activation(&mut self, t: TaskId, timer_deadline: Option<u64>) {
+        let Some((_, dl_deadline)) = self.progs[t.index()].activation.take() else {
+            return;
+        };
+        let deadline_ns = dl_deadline.or(timer_deadline);
+        let missed = deadline_ns.is_some_and(|d| self.now > d);
+        self.emit(Trace::ActivationEnd {
+            task: t,
+            deadline_ns,
+            missed,
+        });
+    }
+
+    /// A task without a timer ends an activation whenever it blocks.
+    fn block_aperiodic(&mut self, t: TaskId) {
+        if !self.progs[t.index()].periodic {
+            self.end_activation(t, None);
+        }
+    }
+}
+
+fn dl_bandwidth(a: &SchedAttr) -> u64 {
+    match *a {
+        SchedAttr::Deadline {
+            runtime_ns,
+            period_ns,
+            ..
+        } => proxysched_sched::attr::to_ratio(period_ns, runtime_ns),
+        _ => 0,
+    }
+}
+
+fn phase_mask(cpus: Option<&[u32]>, nr_cpus: usize) -> CpuMask {
+    match cpus {
+        Some(list) => CpuMask::from_cpus(list.iter().map(|&c| c as usize)),
+        None => CpuMask::first_n(nr_cpus),
+    }
+}
+
+/// Events the engine cannot run yet are refused before anything runs, naming where they are.
+fn check_supported(w: &Workload) -> Result<(), SimError> {
+    for spec in &w.tasks {
+        for phase in &spec.phases {
+            for (ev, origin) in phase.events.iter().zip(&phase.event_origins) {
+                if matches!(
+                    ev,
+                    Event::Lock { .. }
+                        | Event::Unlock { .. }
+                        | Event::Wait { .. }
+                        | Event::Signal { .. }
+                        | Event::Broadcast { .. }
+                        | Event::Sync { .. }
+                ) {
+                    return Err(SimError::NotSupported {
+                        file: w.source.clone(),
+                        line: origin.line,
+                        key: origin.key.clone(),
+                        what: "mutexes and condition variables (lock, unlock, wait, signal, \
+                               broad, sync)",
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,25 @@
+//! Why a run could not be carried out. Every variant is the user's input, so the CLI reports
+//! it with exit code 2.
+
+use proxysched_sched::DlAdmissionError;
+use proxysched_workload::InputError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error("{0}")]
+    Admission(#[from] DlAdmissionError),
+    #[error("{file}:{line}: {key}: {what} not supported yet")]
+    NotSupported {
+        file: String,
+        line: u32,
+        key: String,
+        what: &'static str,
+    },
+    #[error(
+        "task '{task}' keeps executing events that take no time at t={at_ns} ns (an endless \
+         loop without run, sleep or a blocking event); the simulation cannot advance"
+    )]
+    NoProgress { task: String, at_ns: u64 },
+}

@@ -1,0 +1,120 @@
+//! A task's position in its rt-app program: task loop, phase, phase iteration, event.
+
+use proxysched_sched::SchedAttr;
+use proxysched_trace::WakeReason;
+use proxysched_workload::{Event, TaskSpec, Workload};
+
+/// What the running task is busy with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Segment {
+    None,
+    /// `run`: done when the task's CPU time reaches `until_exec`.
+    Work {
+        until_exec: u64,
+    },
+    /// `runtime`: done at wall time `until`, however much of it the task got to run.
+    Wall {
+        until: u64,
+    },
+}
+
+/// The next thing a program does.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step<'w> {
+    /// The program begins (rt-app's initial `delay`).
+    Start,
+    /// A phase iteration begins: apply its attributes (if any) and affinity.
+    EnterPhase {
+        sched: Option<SchedAttr>,
+        cpus: Option<&'w [u32]>,
+    },
+    Event(Event),
+    /// Every loop is done: the thread exits.
+    Exit,
+}
+
+#[derive(Debug)]
+pub struct Program {
+    /// Index into `Workload::tasks`.
+    pub spec: usize,
+    started: bool,
+    loops_done: u64,
+    phase: usize,
+    phase_iter: u64,
+    event: usize,
+    phase_entered: bool,
+    pub segment: Segment,
+    /// Generation of the current wait; a timed wakeup for an older wait is stale.
+    pub wait_gen: u64,
+    /// Why the task sleeps, while it does.
+    pub waiting: Option<WakeReason>,
+    /// Release time of the activation the next wakeup starts (timer expiry or end of delay).
+    pub pending_release: Option<u64>,
+    /// The current activation: (release, deadline for DL tasks).
+    pub activation: Option<(u64, Option<u64>)>,
+    /// Has a `timer` event: activations are timer periods, not wakeups.
+    pub periodic: bool,
+    pub exited: bool,
+}
+
+impl Program {
+    pub fn new(spec_index: usize, spec: &TaskSpec) -> Program {
+        let periodic = spec
+            .phases
+            .iter()
+            .any(|p| p.events.iter().any(|e| matches!(e, Event::Timer { .. })));
+        Program {
+            spec: spec_index,
+            started: false,
+            loops_done: 0,
+            phase: 0,
+            phase_iter: 0,
+            event: 0,
+            phase_entered: false,
+            segment: Segment::None,
+            wait_gen: 0,
+            waiting: None,
+            pending_release: None,
+            activation: None,
+            periodic,
+            exited: false,
+        }
+    }
+
+    /// Advance to the next step. Phase and task loops wrap here.
+    pub fn next_step<'w>(&mut self, w: &'w Workload) -> Step<'w> {
+        if !self.started {
+            self.started = true;
+            return Step::Start;
+        }
+        let spec = &w.tasks[self.spec];
+        loop {
+            if spec.loops.is_some_and(|n| self.loops_done >= n) || spec.phases.is_empty() {
+                return Step::Exit;
+            }
+            let phase = &spec.phases[self.phase];
+            if !self.phase_entered {
+                self.phase_entered = true;
+                return Step::EnterPhase {
+                    sched: phase.sched,
+                    cpus: phase.cpus.as_deref(),
+                };
+            }
+            if let Some(&ev) = phase.events.get(self.event) {
+                self.event += 1;
+                return Step::Event(ev);
+            }
+            self.event = 0;
+            self.phase_entered = false;
+            self.phase_iter += 1;
+            if self.phase_iter >= phase.loops {
+                self.phase_iter = 0;
+                self.phase += 1;
+                if self.phase == spec.phases.len() {
+                    self.phase = 0;
+                    self.loops_done += 1;
+                }
+            }
+        }
+    }
+}
