@@ -261,6 +261,15 @@ impl Sink for MetricsSink {
             }
             Event::Warning { message } => self.warnings.push(message.clone()),
             Event::SchedWakeup { .. }
+            | Event::SchedDonor { .. }
+            | Event::MutexNew { .. }
+            | Event::LockContend { .. }
+            | Event::LockAcquire { .. }
+            | Event::LockRelease { .. }
+            | Event::PiSetprio { .. }
+            | Event::ProxyMigrate { .. }
+            | Event::ReturnMigrate { .. }
+            | Event::Deadlock { .. }
             | Event::DlThrottle { .. }
             | Event::DlReplenish { .. }
             | Event::RtThrottle { .. }

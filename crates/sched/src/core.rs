@@ -655,6 +655,7 @@ impl Sched {
                 prev_state,
                 next,
                 next_prio,
+                donor: next,
             });
             if let Some(p) = prev.filter(|_| prev_state == PrevState::Dead) {
                 let prio = self.tasks[p.index()].prio;

@@ -79,7 +79,9 @@ pub enum Event {
         policy: &'static str,
         prio: i32,
     },
-    /// `sched_switch`. `None` is the idle task of that CPU.
+    /// `sched_switch`. `None` is the idle task of that CPU. `donor` is the scheduling context
+    /// `next` runs on: `next` itself, or under proxy execution the blocked task whose place it
+    /// takes.
     SchedSwitch {
         cpu: u32,
         prev: Option<TaskId>,
@@ -87,6 +89,14 @@ pub enum Event {
         prev_state: PrevState,
         next: Option<TaskId>,
         next_prio: i32,
+        donor: Option<TaskId>,
+    },
+    /// The scheduling context of `cpu` changed while the same task kept running (proxy
+    /// execution: a new donor picked the running owner, or the owner stopped running as one).
+    SchedDonor {
+        cpu: u32,
+        curr: Option<TaskId>,
+        donor: Option<TaskId>,
     },
     /// `sched_waking`: the wakeup starts (the wakeup latency clock starts here).
     SchedWaking {
@@ -143,6 +153,47 @@ pub enum Event {
         task: TaskId,
         deadline_ns: Option<u64>,
         missed: bool,
+    },
+    /// A mutex exists (emitted once, before any task runs).
+    MutexNew { mutex: u32, name: String },
+    /// `task` found `mutex` held by `owner` and blocks on it.
+    LockContend {
+        task: TaskId,
+        mutex: u32,
+        owner: TaskId,
+    },
+    /// `task` now owns `mutex`: at once if it was free, or by handoff after contending.
+    LockAcquire { task: TaskId, mutex: u32 },
+    /// `task` released `mutex`, handing it to `next` if anyone waited.
+    LockRelease {
+        task: TaskId,
+        mutex: u32,
+        next: Option<TaskId>,
+    },
+    /// Priority inheritance changed `task`'s effective prio (boost or deboost).
+    PiSetprio {
+        task: TaskId,
+        old_prio: i32,
+        new_prio: i32,
+    },
+    /// Proxy execution moved the blocked `task` (a donor) to the CPU of the `owner` it donates
+    /// to (`proxy_migrate_task()`).
+    ProxyMigrate {
+        task: TaskId,
+        owner: TaskId,
+        orig_cpu: u32,
+        dest_cpu: u32,
+    },
+    /// A donor that had been proxy-migrated woke and went back to a CPU it may run on.
+    ReturnMigrate {
+        task: TaskId,
+        orig_cpu: u32,
+        dest_cpu: u32,
+    },
+    /// A cycle of tasks each waiting for a mutex the next one holds. They never run again.
+    Deadlock {
+        tasks: Vec<TaskId>,
+        mutexes: Vec<u32>,
     },
     /// A non-fatal condition worth telling the user about.
     Warning { message: String },
