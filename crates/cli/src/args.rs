@@ -23,6 +23,8 @@ pub struct Cli {
 pub enum Command {
     /// Simulate a workload once and print a per-task summary.
     Run(RunArgs),
+    /// Simulate a workload once per inheritance mode and print them side by side.
+    Compare(CompareArgs),
     /// Parse and resolve a workload without running it.
     Validate(ValidateArgs),
 }
@@ -40,6 +42,9 @@ pub struct ValidateArgs {
 pub struct RunArgs {
     /// rt-app JSON workload file; without it, the built-in demo workload.
     pub file: Option<PathBuf>,
+    /// How tasks blocked on a mutex are handled.
+    #[arg(long, value_enum)]
+    pub inherit: Option<InheritArg>,
     #[command(flatten)]
     pub sim: SimFlags,
     /// Write the metrics JSON (schema proxysched-metrics/1) here.
@@ -59,6 +64,57 @@ pub struct RunArgs {
     pub quiet: bool,
 }
 
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// rt-app JSON workload file; without it, the built-in demo workload.
+    pub file: Option<PathBuf>,
+    /// The inheritance modes to run, in this order (comma-separated, each at most once).
+    #[arg(long, value_name = "MODES", value_parser = parse_modes, default_value = "none,pi,proxy")]
+    pub modes: Modes,
+    #[command(flatten)]
+    pub sim: SimFlags,
+    /// Write every run's metrics JSON here, keyed by mode (schema proxysched-compare/1).
+    #[arg(long, value_name = "PATH")]
+    pub metrics: Option<PathBuf>,
+    /// Write an HTML report here. Not supported yet.
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+    /// Check the scheduler's invariants after every event; a violation exits with code 1.
+    #[arg(long)]
+    pub check: bool,
+    /// Print nothing on success.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// A non-empty list of distinct inheritance modes, in the order given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Modes(pub Vec<Inherit>);
+
+/// "none,pi,proxy" (any non-empty subset, any order, no repeats) to modes.
+fn parse_modes(s: &str) -> Result<Modes, String> {
+    let mut modes = Vec::new();
+    for name in s.split(',').map(str::trim) {
+        let mode = match name {
+            "none" => Inherit::None,
+            "pi" => Inherit::Pi,
+            "proxy" => Inherit::Proxy,
+            "" => return Err("empty mode name (expected a list like none,pi,proxy)".to_string()),
+            _ => {
+                return Err(format!(
+                    "unknown mode '{name}' (the modes are none, pi and proxy)"
+                ))
+            }
+        };
+        if modes.contains(&mode) {
+            return Err(format!("mode '{name}' is listed twice"));
+        }
+        modes.push(mode);
+    }
+    Ok(Modes(modes))
+}
+
+/// Simulation settings shared by `run` and `compare`.
 #[derive(Args, Debug, Clone)]
 pub struct SimFlags {
     /// Number of simulated CPUs (1-1024).
@@ -67,10 +123,7 @@ pub struct SimFlags {
     /// Simulated time to run, in seconds (decimals allowed, e.g. 0.5).
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     pub duration: Option<u64>,
-    /// How tasks blocked on a mutex are handled.
-    #[arg(long, value_enum)]
-    pub inherit: Option<InheritArg>,
-    /// Proxy execution level (with --inherit proxy).
+    /// Proxy execution level (used when the inheritance mode is proxy).
     #[arg(long, value_enum)]
     pub proxy_level: Option<ProxyLevelArg>,
     /// Seed of every random choice (runs are reproducible for a given seed).
@@ -111,16 +164,24 @@ pub enum ProxyLevelArg {
     Full,
 }
 
+impl InheritArg {
+    pub fn mode(self) -> Inherit {
+        match self {
+            InheritArg::None => Inherit::None,
+            InheritArg::Pi => Inherit::Pi,
+            InheritArg::Proxy => Inherit::Proxy,
+        }
+    }
+}
+
 impl SimFlags {
-    pub fn overrides(&self) -> Overrides {
+    /// The overrides these flags make; `inherit` comes from the command (`run --inherit`, or
+    /// each of `compare --modes`).
+    pub fn overrides(&self, inherit: Option<Inherit>) -> Overrides {
         Overrides {
             cpus: self.cpus,
             duration_ns: self.duration,
-            inherit: self.inherit.map(|i| match i {
-                InheritArg::None => Inherit::None,
-                InheritArg::Pi => Inherit::Pi,
-                InheritArg::Proxy => Inherit::Proxy,
-            }),
+            inherit,
             proxy_level: self.proxy_level.map(|l| match l {
                 ProxyLevelArg::SingleRq => ProxyLevel::SingleRq,
                 ProxyLevelArg::DonorMigration => ProxyLevel::DonorMigration,
@@ -170,7 +231,29 @@ fn parse_seconds(s: &str) -> Result<u64, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_seconds;
+    use super::{parse_modes, parse_seconds, Modes};
+    use proxysched_workload::Inherit;
+
+    #[test]
+    fn modes_parse_in_order_without_repeats() {
+        assert_eq!(
+            parse_modes("none,pi,proxy"),
+            Ok(Modes(vec![Inherit::None, Inherit::Pi, Inherit::Proxy]))
+        );
+        assert_eq!(
+            parse_modes("proxy, none"),
+            Ok(Modes(vec![Inherit::Proxy, Inherit::None]))
+        );
+        assert_eq!(parse_modes("pi"), Ok(Modes(vec![Inherit::Pi])));
+        assert!(parse_modes("none,pi,none")
+            .unwrap_err()
+            .contains("'none' is listed twice"));
+        assert!(parse_modes("none,fifo")
+            .unwrap_err()
+            .contains("unknown mode 'fifo'"));
+        assert!(parse_modes("").unwrap_err().contains("empty mode"));
+        assert!(parse_modes("none,,pi").unwrap_err().contains("empty mode"));
+    }
 
     #[test]
     fn seconds_parse_exactly() {

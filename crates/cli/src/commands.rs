@@ -1,16 +1,17 @@
 //! The subcommands.
 
-use proxysched::{simulate, Failure};
+use proxysched::{simulate, simulate_modes, Failure};
 use proxysched_report::table;
 use proxysched_sim::{Overrides, RunConfig};
 use proxysched_workload::Workload;
 
-use crate::args::{Cli, Command, RunArgs, ValidateArgs};
+use crate::args::{Cli, Command, CompareArgs, RunArgs, ValidateArgs};
 use crate::output::write_atomically;
 
 pub fn dispatch(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Run(a) => run(a),
+        Command::Compare(a) => compare(a),
         Command::Validate(a) => validate(a),
     }
 }
@@ -55,13 +56,30 @@ fn run(a: RunArgs) -> Result<(), Failure> {
         ));
     }
     let w = load(a.file.as_deref())?;
-    let cfg = RunConfig::resolve(&w, &a.sim.overrides());
+    let cfg = RunConfig::resolve(&w, &a.sim.overrides(a.inherit.map(|i| i.mode())));
     let metrics = simulate(&w, &cfg, a.check, None)?;
     if let Some(path) = &a.metrics {
         write_atomically(path, metrics.to_json().as_bytes())?;
     }
     if !a.quiet {
         print!("{}", table::run_summary(&metrics));
+    }
+    Ok(())
+}
+
+fn compare(a: CompareArgs) -> Result<(), Failure> {
+    if a.report.is_some() {
+        return Err(Failure::input(
+            "--report: HTML reports are not supported yet",
+        ));
+    }
+    let w = load(a.file.as_deref())?;
+    let runs = simulate_modes(&w, &a.sim.overrides(None), &a.modes.0, a.check)?;
+    if let Some(path) = &a.metrics {
+        write_atomically(path, runs.to_json().as_bytes())?;
+    }
+    if !a.quiet {
+        print!("{}", table::compare_summary(&runs.runs));
     }
     Ok(())
 }

@@ -1,10 +1,11 @@
 //! The library behind the `proxysched` binary: one simulation from workload to metrics, shared
 //! by the commands and by the integration tests.
 
+use proxysched_report::metrics::CompareDoc;
 use proxysched_report::{ConfigDoc, MetricsDoc, MetricsSink};
-use proxysched_sim::{Engine, RunConfig};
+use proxysched_sim::{Engine, Overrides, RunConfig};
 use proxysched_trace::Sink;
-use proxysched_workload::Workload;
+use proxysched_workload::{Inherit, Workload};
 
 /// A failure with the exit code DESIGN.md §5 gives it: 2 for bad input or usage, 1 for a failed
 /// check.
@@ -78,6 +79,32 @@ pub fn simulate(
         summary.events,
         &notes,
     ))
+}
+
+/// Simulate `w` once per mode, in the order given, with `o` for everything but the mode (its
+/// `inherit` is replaced). A failed run fails the whole comparison; its message names the mode.
+pub fn simulate_modes(
+    w: &Workload,
+    o: &Overrides,
+    modes: &[Inherit],
+    check: bool,
+) -> Result<CompareDoc, Failure> {
+    let mut runs = Vec::with_capacity(modes.len());
+    for &mode in modes {
+        let cfg = RunConfig::resolve(
+            w,
+            &Overrides {
+                inherit: Some(mode),
+                ..o.clone()
+            },
+        );
+        let doc = simulate(w, &cfg, check, None).map_err(|f| Failure {
+            code: f.code,
+            message: format!("inherit {}: {}", mode.name(), f.message),
+        })?;
+        runs.push((mode.name().to_string(), doc));
+    }
+    Ok(CompareDoc { runs })
 }
 
 pub fn config_doc(cfg: &RunConfig) -> ConfigDoc {

@@ -4,4 +4,4 @@
 pub mod metrics;
 pub mod table;
 
-pub use metrics::{ConfigDoc, MetricsDoc, MetricsSink};
+pub use metrics::{CompareDoc, ConfigDoc, MetricsDoc, MetricsSink};

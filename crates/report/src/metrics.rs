@@ -1,8 +1,36 @@
-//! The metrics sink: per-task and per-CPU figures derived from the tracepoint stream alone,
-//! and their JSON form (schema `proxysched-metrics/1`, DESIGN.md §6).
+//! The metrics sink: per-task, per-CPU and per-mutex figures derived from the tracepoint
+//! stream alone, and their JSON form (schema `proxysched-metrics/1`, DESIGN.md §6).
+//!
+//! Every figure comes from events; the sink never looks into the scheduler core. The less
+//! obvious ones:
+//!
+//! - **Residency** (`run_ns`, `runnable_ns`, `sleep_ns`, `blocked_ns`): a task is *running*
+//!   exactly while it is `curr` of some CPU (from `sched_switch` `next` until it is `prev`),
+//!   *blocked* from a switch-out in state `D` (blocked on a mutex) until `sched_waking`,
+//!   *sleeping* likewise after state `S`, and *runnable* otherwise. The four add up to the time
+//!   from `sched_wakeup_new` to exit (or the end of the run). Under proxy execution a blocked
+//!   donor is *blocked* while its owner runs on its scheduling context.
+//! - **Donation** (`donated_ns`, `proxied_ns`): per CPU the sink follows `curr` and `donor`
+//!   (`sched_switch` `next`/`donor`, then `SchedDonor`). For every interval in which both are
+//!   tasks and differ, the interval is added to the donor's `donated_ns` and to curr's
+//!   `proxied_ns`, so the totals over all tasks are equal. `run_ns` is unaffected: curr accrues
+//!   it as usual.
+//! - **Migrations**: `migrations` counts `sched_migrate_task` only. The core emits
+//!   `ProxyMigrate` and `ReturnMigrate` *in addition to* `sched_migrate_task` for the same move
+//!   (as ftrace would show `sched_migrate_task` next to our own event), so a return migration
+//!   is counted in `migrations` through its `sched_migrate_task`, and `proxy_migrations` counts
+//!   the `ProxyMigrate` events of the task (the donor that moved).
+//! - **Mutexes**: `acquisitions` counts `LockAcquire`, `contended` counts `LockContend`. A
+//!   wait runs from `LockContend(task, m)` to the `LockAcquire(task, m)` that follows; a hold
+//!   from `LockAcquire(task, m)` to `LockRelease(task, m)`. Only completed waits and holds are
+//!   in the distributions: a task still waiting (or a mutex still held) when the run ends, or a
+//!   deadlocked waiter, contributes to `contended` but not to `wait_ns`.
+
+use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
 
 use proxysched_trace::{Event, PrevState, Sink, TaskId};
 
@@ -28,7 +56,11 @@ impl Default for Distribution {
 
 impl Distribution {
     pub fn record(&mut self, v: u64) {
-        self.hist.saturating_record(v);
+        // `record` grows the histogram as needed (`saturating_record` never does: it would
+        // clamp everything from 2048 up to the initial highest trackable value, 2).
+        if self.hist.record(v).is_err() {
+            self.hist.saturating_record(v);
+        }
         self.max = self.max.max(v);
     }
 
@@ -100,6 +132,9 @@ pub struct TaskStats {
     residency: Residency,
     since: u64,
     waking_at: Option<u64>,
+    /// The mutex this task contends for and since when (`LockContend` not yet followed by its
+    /// `LockAcquire`).
+    contending: Option<(u32, u64)>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -108,6 +143,36 @@ pub struct CpuStats {
     pub idle_ns: u64,
     pub context_switches: u64,
     busy_since: Option<u64>,
+    /// The execution context (`curr`) and scheduling context (`donor`) of this CPU since
+    /// `ctx_since`, as the last `sched_switch` or `SchedDonor` said.
+    curr: Option<TaskId>,
+    donor: Option<TaskId>,
+    ctx_since: u64,
+}
+
+/// One mutex: counts and the wait and hold distributions (kept whole for CDFs).
+#[derive(Clone, Debug)]
+pub struct MutexStats {
+    pub id: u32,
+    pub name: String,
+    /// `LockAcquire` events: uncontended acquisitions and handoffs alike.
+    pub acquisitions: u64,
+    /// `LockContend` events.
+    pub contended: u64,
+    /// Completed waits: `LockContend(task)` to that task's `LockAcquire`.
+    pub wait: Distribution,
+    /// Completed holds: `LockAcquire(task)` to that task's `LockRelease`.
+    pub hold: Distribution,
+    /// The current owner and since when.
+    held: Option<(TaskId, u64)>,
+}
+
+/// A deadlock as the `Deadlock` event reported it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeadlockStats {
+    pub at_ns: u64,
+    pub tasks: Vec<TaskId>,
+    pub mutexes: Vec<u32>,
 }
 
 /// Builds the metrics from the event stream. Call [`MetricsSink::finish`] at the end.
@@ -115,6 +180,9 @@ pub struct CpuStats {
 pub struct MetricsSink {
     pub tasks: Vec<TaskStats>,
     pub cpus: Vec<CpuStats>,
+    /// By mutex id (ordered, so output follows mutex ids).
+    pub mutexes: BTreeMap<u32, MutexStats>,
+    pub deadlocks: Vec<DeadlockStats>,
     pub warnings: Vec<String>,
     pub end_ns: u64,
 }
@@ -146,12 +214,47 @@ impl MetricsSink {
         t.since = now;
     }
 
+    /// A new (curr, donor) pair on `cpu` from `now`: charge the interval that ends to the
+    /// donation counters if curr ran on another task's scheduling context.
+    fn set_context(&mut self, cpu: usize, curr: Option<TaskId>, donor: Option<TaskId>, now: u64) {
+        let c = &mut self.cpus[cpu];
+        let (old_curr, old_donor, since) = (c.curr, c.donor, c.ctx_since);
+        c.curr = curr;
+        c.donor = donor;
+        c.ctx_since = now;
+        if let (Some(p), Some(d)) = (old_curr, old_donor) {
+            if p != d {
+                let spent = now - since;
+                self.task(d).donated_ns += spent;
+                self.task(p).proxied_ns += spent;
+            }
+        }
+    }
+
+    /// Name of a task for output (`pid N` if the stream never introduced it).
+    pub fn task_name(&self, p: TaskId) -> String {
+        self.tasks
+            .get(p.index())
+            .map_or_else(|| p.to_string(), |t| t.name.clone())
+    }
+
+    /// Name of a mutex for output (`mutex N` if the stream never introduced it).
+    pub fn mutex_name(&self, m: u32) -> String {
+        self.mutexes
+            .get(&m)
+            .map_or_else(|| format!("mutex {m}"), |s| s.name.clone())
+    }
+
     /// Close every open interval at `end_ns`.
     pub fn finish(&mut self, end_ns: u64) {
         self.end_ns = end_ns;
         for i in 0..self.tasks.len() {
             let r = self.tasks[i].residency;
             self.transition(TaskId(i as u32), r, end_ns);
+        }
+        for cpu in 0..self.cpus.len() {
+            let (curr, donor) = (self.cpus[cpu].curr, self.cpus[cpu].donor);
+            self.set_context(cpu, curr, donor, end_ns);
         }
         for c in &mut self.cpus {
             if let Some(since) = c.busy_since {
@@ -195,6 +298,7 @@ impl Sink for MetricsSink {
                     residency: Residency::NotStarted,
                     since: now,
                     waking_at: None,
+                    contending: None,
                 });
             }
             Event::SchedWakeupNew { task, .. } => {
@@ -214,8 +318,10 @@ impl Sink for MetricsSink {
                 prev,
                 prev_state,
                 next,
+                donor,
                 ..
             } => {
+                self.set_context(*cpu as usize, *next, *donor, now);
                 if let Some(p) = *prev {
                     let to = match prev_state {
                         PrevState::Preempted => {
@@ -246,7 +352,65 @@ impl Sink for MetricsSink {
                     _ => {}
                 }
             }
+            Event::SchedDonor { cpu, curr, donor } => {
+                self.set_context(*cpu as usize, *curr, *donor, now);
+            }
+            // `ReturnMigrate` comes with a `SchedMigrateTask` for the same move and is counted
+            // there; `ProxyMigrate` comes with one too and is counted in both.
             Event::SchedMigrateTask { task, .. } => self.task(*task).migrations += 1,
+            Event::ProxyMigrate { task, .. } => self.task(*task).proxy_migrations += 1,
+            Event::MutexNew { mutex, name } => {
+                self.mutexes.insert(
+                    *mutex,
+                    MutexStats {
+                        id: *mutex,
+                        name: name.clone(),
+                        acquisitions: 0,
+                        contended: 0,
+                        wait: Distribution::default(),
+                        hold: Distribution::default(),
+                        held: None,
+                    },
+                );
+            }
+            Event::LockContend { task, mutex, .. } => {
+                self.task(*task).contending = Some((*mutex, now));
+                if let Some(m) = self.mutexes.get_mut(mutex) {
+                    m.contended += 1;
+                }
+            }
+            Event::LockAcquire { task, mutex } => {
+                let t = self.task(*task);
+                let waited = match t.contending {
+                    Some((m, since)) if m == *mutex => {
+                        t.contending = None;
+                        Some(now - since)
+                    }
+                    _ => None,
+                };
+                if let Some(m) = self.mutexes.get_mut(mutex) {
+                    m.acquisitions += 1;
+                    if let Some(w) = waited {
+                        m.wait.record(w);
+                    }
+                    m.held = Some((*task, now));
+                }
+            }
+            Event::LockRelease { task, mutex, .. } => {
+                if let Some(m) = self.mutexes.get_mut(mutex) {
+                    if let Some((owner, since)) = m.held {
+                        if owner == *task {
+                            m.hold.record(now - since);
+                            m.held = None;
+                        }
+                    }
+                }
+            }
+            Event::Deadlock { tasks, mutexes } => self.deadlocks.push(DeadlockStats {
+                at_ns: now,
+                tasks: tasks.clone(),
+                mutexes: mutexes.clone(),
+            }),
             Event::SchedProcessExit { task, .. } => self.task(*task).exit_ns = Some(now),
             Event::SchedSetattr { task, policy, prio } => {
                 let t = self.task(*task);
@@ -261,15 +425,8 @@ impl Sink for MetricsSink {
             }
             Event::Warning { message } => self.warnings.push(message.clone()),
             Event::SchedWakeup { .. }
-            | Event::SchedDonor { .. }
-            | Event::MutexNew { .. }
-            | Event::LockContend { .. }
-            | Event::LockAcquire { .. }
-            | Event::LockRelease { .. }
             | Event::PiSetprio { .. }
-            | Event::ProxyMigrate { .. }
             | Event::ReturnMigrate { .. }
-            | Event::Deadlock { .. }
             | Event::DlThrottle { .. }
             | Event::DlReplenish { .. }
             | Event::RtThrottle { .. }
@@ -339,6 +496,16 @@ pub struct PercentilesMax {
     pub p50: u64,
     pub p99: u64,
     pub max: u64,
+}
+
+impl PercentilesMax {
+    pub fn of(d: &Distribution) -> PercentilesMax {
+        PercentilesMax {
+            p50: d.quantile(0.50),
+            p99: d.quantile(0.99),
+            max: d.max(),
+        }
+    }
 }
 
 #[derive(Serialize, Clone, Debug, PartialEq, Eq)]
@@ -418,8 +585,26 @@ impl MetricsDoc {
                     context_switches: c.context_switches,
                 })
                 .collect(),
-            mutexes: Vec::new(),
-            deadlocks: Vec::new(),
+            mutexes: sink
+                .mutexes
+                .values()
+                .map(|m| MutexDoc {
+                    name: m.name.clone(),
+                    acquisitions: m.acquisitions,
+                    contended: m.contended,
+                    wait_ns: PercentilesMax::of(&m.wait),
+                    hold_ns: PercentilesMax::of(&m.hold),
+                })
+                .collect(),
+            deadlocks: sink
+                .deadlocks
+                .iter()
+                .map(|d| DeadlockDoc {
+                    at_ns: d.at_ns,
+                    tasks: d.tasks.iter().map(|&p| sink.task_name(p)).collect(),
+                    mutexes: d.mutexes.iter().map(|&m| sink.mutex_name(m)).collect(),
+                })
+                .collect(),
             warnings: notes.iter().chain(&sink.warnings).cloned().collect(),
         }
     }
@@ -428,5 +613,65 @@ impl MetricsDoc {
         let mut s = serde_json::to_string_pretty(self).expect("metrics serialize");
         s.push('\n');
         s
+    }
+}
+
+/// The runs of one workload under several inheritance modes (schema `proxysched-compare/1`):
+/// `{ "schema": …, "runs": { "<mode>": <metrics doc>, … } }`, runs in the order given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompareDoc {
+    pub runs: Vec<(String, MetricsDoc)>,
+}
+
+/// The `runs` object: a map keyed by mode, in the order of the runs.
+struct Runs<'a>(&'a [(String, MetricsDoc)]);
+
+impl Serialize for Runs<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (mode, doc) in self.0 {
+            map.serialize_entry(mode, doc)?;
+        }
+        map.end()
+    }
+}
+
+impl Serialize for CompareDoc {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(2))?;
+        map.serialize_entry("schema", COMPARE_SCHEMA)?;
+        map.serialize_entry("runs", &Runs(&self.runs))?;
+        map.end()
+    }
+}
+
+impl CompareDoc {
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("compare metrics serialize");
+        s.push('\n');
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Distribution;
+
+    #[test]
+    fn distributions_keep_large_values() {
+        let mut d = Distribution::default();
+        for v in [1_500, 3_000, 250_000, 16_000_000] {
+            d.record(v);
+        }
+        assert_eq!(d.count(), 4);
+        assert_eq!(d.max(), 16_000_000);
+        assert_eq!(d.quantile(0.25), 1_500, "exact below 2048 ns");
+        // Within 0.1% above.
+        let p50 = d.quantile(0.50);
+        assert!((3_000..=3_003).contains(&p50), "{p50}");
+        let p75 = d.quantile(0.75);
+        assert!((250_000..=250_250).contains(&p75), "{p75}");
+        assert_eq!(d.quantile(1.0), 16_000_000, "never above the exact max");
+        assert_eq!(d.cdf().last().map(|&(_, f)| f), Some(1000));
     }
 }

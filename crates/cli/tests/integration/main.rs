@@ -4,6 +4,7 @@
 
 mod cli;
 mod common;
+mod compare;
 mod conservation;
 mod deadline;
 mod examples;
