@@ -148,6 +148,10 @@ pub struct SimFlags {
     /// feature) instead of at the next tick.
     #[arg(long)]
     pub hrtick_dl: bool,
+    /// Warn about a task blocked on a mutex for longer than this many seconds (default 120,
+    /// as Linux's hung_task_timeout_secs).
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub hung_task_timeout: Option<u64>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -194,6 +198,7 @@ impl SimFlags {
             ipi_latency_ns: self.ipi_latency_ns,
             rt_throttling: self.no_rt_throttling.then_some(false),
             hrtick_dl: self.hrtick_dl.then_some(true),
+            hung_task_timeout_ns: self.hung_task_timeout,
         }
     }
 }

@@ -110,14 +110,14 @@ pub fn simulate_modes(
 pub fn config_doc(cfg: &RunConfig) -> ConfigDoc {
     ConfigDoc {
         cpus: cfg.sched.nr_cpus,
-        inherit: cfg.inherit.name(),
-        proxy_level: cfg.proxy_level.name(),
+        inherit: cfg.inherit().name(),
+        proxy_level: cfg.proxy_level().name(),
         hz: cfg.sched.hz,
         seed: cfg.seed,
         duration_ns: cfg.duration_ns,
         switch_cost_ns: cfg.sched.switch_cost_ns,
         migration_cost_ns: cfg.sched.migration_cost_ns,
-        ipi_latency_ns: cfg.ipi_latency_ns,
+        ipi_latency_ns: cfg.sched.ipi_latency_ns,
         rt_throttling: cfg.sched.rt_throttling,
         hrtick_dl: cfg.sched.hrtick_dl,
     }

@@ -427,6 +427,7 @@ impl Sink for MetricsSink {
             Event::SchedWakeup { .. }
             | Event::PiSetprio { .. }
             | Event::ReturnMigrate { .. }
+            | Event::ProxyCase { .. }
             | Event::DlThrottle { .. }
             | Event::DlReplenish { .. }
             | Event::RtThrottle { .. }

@@ -70,15 +70,76 @@ impl Sched {
                     t.name, t.state
                 ));
             }
-            if rq.donor != rq.curr {
-                return Err(format!(
-                    "cpu{cpu}: donor differs from curr without proxy execution"
-                ));
+            if t.is_blocked
+                || t.blocked_on
+                    .is_some_and(|m| self.mutex(m).owner != Some(curr))
+            {
+                return Err(format!("cpu{cpu}: curr {} is blocked on a mutex", t.name));
             }
-            if rq.need_resched {
+            if rq.donor != rq.curr {
+                self.check_proxy_chain(cpu)?;
+            }
+            // With an IPI latency a reschedule of another CPU is legitimately in flight.
+            if rq.need_resched && self.cfg.ipi_latency_ns == 0 {
                 return Err(format!("cpu{cpu}: a reschedule is pending between events"));
             }
         }
+        for (i, m) in self.mutexes.iter().enumerate() {
+            if let Some(o) = m.owner {
+                if !self.task(o).held.contains(&crate::mutex::MutexId(i as u32)) {
+                    return Err(format!(
+                        "mutex {} owned by {} not in its held list",
+                        m.name,
+                        self.task(o).name
+                    ));
+                }
+            }
+            for &w in &m.waiters {
+                if self.task(w).blocked_on != Some(crate::mutex::MutexId(i as u32)) {
+                    return Err(format!(
+                        "{} waits for {} but is blocked on {:?}",
+                        self.task(w).name,
+                        m.name,
+                        self.task(w).blocked_on
+                    ));
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// A `curr` that differs from the donor must be the end of the donor's blocked-on chain,
+    /// and a donor outside its affinity must never be `curr`.
+    fn check_proxy_chain(&self, cpu: usize) -> Result<(), String> {
+        let rq = &self.rqs[cpu];
+        let (Some(donor), Some(curr)) = (rq.donor, rq.curr) else {
+            return Err(format!(
+                "cpu{cpu}: donor {:?} without curr {:?}",
+                rq.donor, rq.curr
+            ));
+        };
+        if self.cfg.inherit != crate::mutex::Inherit::Proxy {
+            return Err(format!(
+                "cpu{cpu}: donor differs from curr without proxy execution"
+            ));
+        }
+        let mut p = donor;
+        for _ in 0..crate::mutex::MAX_LOCK_DEPTH {
+            if p == curr {
+                return Ok(());
+            }
+            let Some(m) = self.task(p).blocked_on else {
+                break;
+            };
+            match self.mutex(m).owner {
+                Some(o) => p = o,
+                None => break,
+            }
+        }
+        Err(format!(
+            "cpu{cpu}: curr {} is not at the end of donor {}'s blocked-on chain",
+            self.task(curr).name,
+            self.task(donor).name
+        ))
     }
 }

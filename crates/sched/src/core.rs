@@ -10,6 +10,8 @@ use crate::class::{
 use crate::cpumask::{CpuMask, NR_CPUS};
 use crate::deadline::{DlAdmissionError, DlSchedClass, SchedDlEntity};
 use crate::fair::{base_slice_ns, FairSchedClass, SchedEntity};
+use crate::mutex::{Inherit, Mutex, ProxyLevel};
+use crate::proxy::ProxyAction;
 use crate::rq::Rq;
 use crate::rt::{rr_timeslice_ticks, SchedRtEntity};
 use crate::task::{Task, TaskId, TaskState};
@@ -32,6 +34,11 @@ pub struct SchedConfig {
     /// default, as in Linux: the overrun is noticed at the next tick or kernel entry and
     /// paid back from the next budget.
     pub hrtick_dl: bool,
+    pub inherit: Inherit,
+    pub proxy_level: ProxyLevel,
+    /// Delay of a wakeup sent to another CPU (the `TTWU_QUEUE` IPI); only mutex handoffs
+    /// are delayed by it in the core.
+    pub ipi_latency_ns: u64,
 }
 
 impl Default for SchedConfig {
@@ -45,6 +52,9 @@ impl Default for SchedConfig {
             switch_cost_ns: 0,
             migration_cost_ns: 0,
             hrtick_dl: false,
+            inherit: Inherit::None,
+            proxy_level: ProxyLevel::Full,
+            ipi_latency_ns: 0,
         }
     }
 }
@@ -67,6 +77,8 @@ pub enum TimerRequest {
     DlReplenish { task: TaskId, at_ns: u64 },
     /// Call [`Sched::rt_period_timer`].
     RtPeriod { at_ns: u64 },
+    /// Call [`Sched::deferred_wake`] for this task (a wakeup delayed by an IPI).
+    Wake { task: TaskId, at_ns: u64 },
 }
 
 /// What the core asks of the engine, collected during a call.
@@ -85,6 +97,7 @@ pub struct Sched {
     pub now: u64,
     pub(crate) tasks: Vec<Task>,
     pub(crate) rqs: Vec<Rq>,
+    pub(crate) mutexes: Vec<Mutex>,
     pub out: Outbox,
     /// CPUs with more than one RT (resp. DL) task queued: where pulls look.
     pub(crate) rt_overload: CpuMask,
@@ -108,6 +121,7 @@ impl Sched {
             cfg,
             now: 0,
             tasks: Vec::new(),
+            mutexes: Vec::new(),
             out: Outbox::default(),
             rt_overload: CpuMask::empty(),
             dl_overload: CpuMask::empty(),
@@ -240,6 +254,14 @@ impl Sched {
             dl: SchedDlEntity::default(),
             sum_exec_runtime: 0,
             migrated: false,
+            wake_cpu: cpu,
+            blocked_on: None,
+            is_blocked: false,
+            blocked_donor: None,
+            held: Vec::new(),
+            deadlocked: false,
+            sleeping_owner: None,
+            blocked_head: Vec::new(),
         });
         self.apply_params(p);
         self.emit(Event::TaskNew {
@@ -304,8 +326,13 @@ impl Sched {
             TaskState::Sleeping => {}
             TaskState::Running | TaskState::New | TaskState::Dead => return false,
         }
+        if t.deadlocked {
+            return false;
+        }
         let prio = t.prio;
-        let prev_cpu = t.cpu as usize;
+        // A donor proxy-migrated away wakes where it may run (`wake_cpu`), not where it was
+        // lent out.
+        let prev_cpu = t.wake_cpu as usize;
         self.emit(Event::SchedWaking {
             task: p,
             prio,
@@ -315,17 +342,16 @@ impl Sched {
         self.tasks[p.index()].state = TaskState::Running;
         if self.tasks[p.index()].on_rq {
             // `ttwu_runnable()`: it asked to sleep but has not left its CPU yet.
-            self.emit(Event::SchedWakeup {
-                task: p,
-                prio,
-                cpu: prev_cpu as u32,
-            });
+            let cpu = self.tasks[p.index()].cpu;
+            self.emit(Event::SchedWakeup { task: p, prio, cpu });
             return true;
         }
+        self.unpark_from_sleeping_owner(p);
         let cpu = class(self.tasks[p.index()].class()).select_task_rq(self, p, prev_cpu, false);
-        if cpu != prev_cpu {
+        if cpu != self.tasks[p.index()].cpu as usize {
             self.set_task_cpu(p, cpu);
         }
+        self.tasks[p.index()].wake_cpu = cpu as u32;
         self.update_curr(cpu);
         self.activate_task(cpu, p, ENQUEUE_WAKEUP);
         self.emit(Event::SchedWakeup {
@@ -334,6 +360,7 @@ impl Sched {
             cpu: cpu as u32,
         });
         self.check_preempt(cpu, p);
+        self.activate_blocked_waiters(p);
         self.push_tasks(cpu);
         true
     }
@@ -364,6 +391,22 @@ impl Sched {
         if self.tasks[p.index()].attr == attr {
             return;
         }
+        self.change_prio(p, |s| {
+            s.tasks[p.index()].attr = attr;
+            s.apply_params(p);
+        });
+        let prio = self.tasks[p.index()].prio;
+        self.emit(Event::SchedSetattr {
+            task: p,
+            policy: attr.policy().kernel_name(),
+            prio,
+        });
+    }
+
+    /// Change what decides `p`'s place (attributes, effective prio) with `f`, taking it off
+    /// its runqueue and putting it back around the change (`DEQUEUE_SAVE`/`ENQUEUE_RESTORE`),
+    /// so that every class sees a consistent task, even one that moves between classes.
+    pub(crate) fn change_prio(&mut self, p: TaskId, f: impl FnOnce(&mut Sched)) {
         let queued = self.tasks[p.index()].on_rq;
         let cpu = self.tasks[p.index()].cpu as usize;
         let running = self.rqs[cpu].donor == Some(p);
@@ -375,9 +418,7 @@ impl Sched {
             }
         }
         let old_class = self.tasks[p.index()].class();
-        self.tasks[p.index()].attr = attr;
-        self.apply_params(p);
-        let prio = self.tasks[p.index()].prio;
+        f(self);
         if self.tasks[p.index()].class() == ClassId::Rt && old_class != ClassId::Rt {
             self.tasks[p.index()].rt.time_slice = rr_timeslice_ticks(self.cfg.hz);
         }
@@ -389,11 +430,6 @@ impl Sched {
             // Anything may now deserve the CPU more (or less) than this task.
             self.resched_curr(cpu);
         }
-        self.emit(Event::SchedSetattr {
-            task: p,
-            policy: attr.policy().kernel_name(),
-            prio,
-        });
     }
 
     /// `set_cpus_allowed_ptr()`. A running or queued task outside its new mask is moved.
@@ -425,35 +461,42 @@ impl Sched {
 
     // ----- enqueue / dequeue ----------------------------------------------------------------
 
-    fn enqueue_task(&mut self, cpu: usize, p: TaskId, flags: u32) {
+    pub(crate) fn enqueue_task(&mut self, cpu: usize, p: TaskId, flags: u32) {
         class(self.tasks[p.index()].class()).enqueue_task(self, cpu, p, flags);
     }
 
-    fn dequeue_task(&mut self, cpu: usize, p: TaskId, flags: u32) {
+    pub(crate) fn dequeue_task(&mut self, cpu: usize, p: TaskId, flags: u32) {
         class(self.tasks[p.index()].class()).dequeue_task(self, cpu, p, flags);
     }
 
-    fn activate_task(&mut self, cpu: usize, p: TaskId, flags: u32) {
+    pub(crate) fn activate_task(&mut self, cpu: usize, p: TaskId, flags: u32) {
         debug_assert!(!self.tasks[p.index()].on_rq);
         debug_assert_eq!(self.tasks[p.index()].cpu as usize, cpu);
         self.enqueue_task(cpu, p, flags);
         self.tasks[p.index()].on_rq = true;
     }
 
-    fn deactivate_task(&mut self, cpu: usize, p: TaskId, flags: u32) {
+    pub(crate) fn deactivate_task(&mut self, cpu: usize, p: TaskId, flags: u32) {
         self.dequeue_task(cpu, p, flags);
         self.tasks[p.index()].on_rq = false;
     }
 
-    fn put_prev_task(&mut self, cpu: usize, p: TaskId) {
+    pub(crate) fn put_prev_task(&mut self, cpu: usize, p: TaskId) {
         class(self.tasks[p.index()].class()).put_prev_task(self, cpu, p);
     }
 
-    fn set_next_task(&mut self, cpu: usize, p: TaskId) {
+    pub(crate) fn set_next_task(&mut self, cpu: usize, p: TaskId) {
         class(self.tasks[p.index()].class()).set_next_task(self, cpu, p);
     }
 
-    fn set_task_cpu(&mut self, p: TaskId, cpu: usize) {
+    pub(crate) fn set_task_cpu(&mut self, p: TaskId, cpu: usize) {
+        self.tasks[p.index()].wake_cpu = cpu as u32;
+        self.proxy_set_task_cpu(p, cpu);
+    }
+
+    /// Move `p` to `cpu` keeping its `wake_cpu`: `task_cpu != wake_cpu` then means it sits on
+    /// a foreign CPU only to donate, and must go back when it wakes.
+    pub(crate) fn proxy_set_task_cpu(&mut self, p: TaskId, cpu: usize) {
         let t = &mut self.tasks[p.index()];
         let orig = t.cpu;
         t.cpu = cpu as u32;
@@ -495,7 +538,7 @@ impl Sched {
         }
     }
 
-    fn push_tasks(&mut self, cpu: usize) {
+    pub(crate) fn push_tasks(&mut self, cpu: usize) {
         class(ClassId::Deadline).push_tasks(self, cpu);
         class(ClassId::Rt).push_tasks(self, cpu);
     }
@@ -568,14 +611,27 @@ impl Sched {
     // ----- schedule() -------------------------------------------------------------------------
 
     /// `__schedule()` on `cpu`: take the running task off if it sleeps, balance, pick the next
-    /// task and switch to it. Returns true if the running task changed.
+    /// task (following a blocked pick to the owner that runs for it under proxy execution)
+    /// and switch to it. Returns true if the running task changed.
     pub fn schedule(&mut self, cpu: usize) -> bool {
         self.update_curr(cpu);
         self.rqs[cpu].need_resched = false;
         let prev = self.rqs[cpu].curr;
+        let prev_donor = self.rqs[cpu].donor;
         let mut prev_state = PrevState::Preempted;
         if let Some(p) = prev {
-            match self.tasks[p.index()].state {
+            let t = &self.tasks[p.index()];
+            match t.state {
+                TaskState::Sleeping if t.blocked_on.is_some() => {
+                    prev_state = PrevState::BlockedOnMutex;
+                    if self.cfg.inherit == Inherit::Proxy && !t.deadlocked {
+                        // Proxy execution: a task blocked on a mutex stays queued, a
+                        // candidate donor for its lock owner.
+                        self.tasks[p.index()].is_blocked = true;
+                    } else {
+                        self.deactivate_task(cpu, p, DEQUEUE_SLEEP);
+                    }
+                }
                 TaskState::Sleeping => {
                     prev_state = PrevState::Sleeping;
                     self.deactivate_task(cpu, p, DEQUEUE_SLEEP);
@@ -588,34 +644,37 @@ impl Sched {
             }
         }
         // A running task whose affinity no longer allows this CPU moves now.
-        let mut migrate_prev = None;
-        if let Some(p) = prev {
+        let migrate_prev = prev.filter(|p| {
             let t = &self.tasks[p.index()];
-            if t.on_rq && !t.cpus_allowed.test(cpu) {
-                migrate_prev = Some(p);
-            }
-        }
+            t.on_rq && !t.is_blocked && !t.cpus_allowed.test(cpu)
+        });
         // `put_prev_task_balance()`: from prev's class down, pull until a class has work.
-        let prev_class = prev.map(|p| self.tasks[p.index()].class());
-        if let Some(pc) = prev_class {
+        if let Some(p) = prev_donor {
+            let pc = self.tasks[p.index()].class();
             for c in ClassId::ALL.into_iter().filter(|&c| c >= pc) {
                 if class(c).balance(self, cpu) {
                     break;
                 }
             }
         }
-        let mut next = self.pick_next_task(cpu, migrate_prev);
-        if next.is_none() && prev.is_none() {
+        let (next_donor, next, keep_resched) = self.pick_next_proxied(cpu, migrate_prev, prev);
+        let (next_donor, next) = if next_donor.is_none() && prev.is_none() && !keep_resched {
             // An idle CPU asked to reschedule (e.g. after pushing work away): try a pull.
             if self.newidle_balance(cpu) {
-                next = self.pick_next_task(cpu, None);
+                let (d, n, _) = self.pick_next_proxied(cpu, None, None);
+                (d, n)
+            } else {
+                (None, None)
             }
-        }
-        if next != prev {
-            if let Some(p) = prev {
-                self.put_prev_task(cpu, p);
+        } else {
+            (next_donor, next)
+        };
+        let cur_donor = self.rqs[cpu].donor;
+        if next_donor != cur_donor {
+            if let Some(d) = cur_donor {
+                self.put_prev_task(cpu, d);
             }
-            if let Some(n) = next {
+            if let Some(n) = next_donor {
                 self.set_next_task(cpu, n);
             }
         }
@@ -628,10 +687,13 @@ impl Sched {
             self.check_preempt(dest, p);
             prev_state = PrevState::Preempted;
         }
+        if let Some(n) = next {
+            self.finish_handoff(n);
+        }
         let switched = next != prev;
         let rq = &mut self.rqs[cpu];
         rq.curr = next;
-        rq.donor = next;
+        rq.donor = next_donor;
         if switched {
             let mut cost = self.cfg.switch_cost_ns;
             if let Some(n) = next {
@@ -655,28 +717,53 @@ impl Sched {
                 prev_state,
                 next,
                 next_prio,
-                donor: next,
+                donor: next_donor,
             });
             if let Some(p) = prev.filter(|_| prev_state == PrevState::Dead) {
                 let prio = self.tasks[p.index()].prio;
                 self.emit(Event::SchedProcessExit { task: p, prio });
-                self.release_dl_bandwidth(p);
             }
+        } else if next_donor != prev_donor {
+            self.emit(Event::SchedDonor {
+                cpu: cpu as u32,
+                curr: next,
+                donor: next_donor,
+            });
+        }
+        if keep_resched {
+            // The chain could not be resolved with `prev` still on this CPU: run the idle task
+            // for a moment and pick again at once.
+            self.resched_curr(cpu);
         }
         // Balance callbacks: push what cannot run here.
         self.push_tasks(cpu);
         switched
     }
 
-    fn release_dl_bandwidth(&mut self, p: TaskId) {
-        if let SchedAttr::Deadline {
-            runtime_ns,
-            period_ns,
-            ..
-        } = self.tasks[p.index()].attr
-        {
-            self.dl_total_bw -= crate::attr::to_ratio(period_ns, runtime_ns);
+    /// Pick the next donor and the task that runs for it (the same task unless it is blocked
+    /// on a mutex under proxy execution). The flag asks for an immediate reschedule.
+    fn pick_next_proxied(
+        &mut self,
+        cpu: usize,
+        skip: Option<TaskId>,
+        prev: Option<TaskId>,
+    ) -> (Option<TaskId>, Option<TaskId>, bool) {
+        // Each pick-again changed the world (a task deactivated, parked or migrated); there
+        // are finitely many such changes before a pick sticks.
+        for _ in 0..=self.tasks.len() + 2 {
+            let Some(d) = self.pick_next_task(cpu, skip) else {
+                return (None, None, false);
+            };
+            if !self.task_is_blocked(d) {
+                return (Some(d), Some(d), false);
+            }
+            match self.find_proxy_task(cpu, d, prev) {
+                ProxyAction::Run(exec) => return (Some(d), Some(exec), false),
+                ProxyAction::Idle { resched } => return (None, None, resched),
+                ProxyAction::PickAgain => {}
+            }
         }
+        unreachable!("find_proxy_task kept asking to pick again on cpu{cpu}")
     }
 
     /// `pick_next_task()`: the first class with a runnable task wins. `skip` is a running task

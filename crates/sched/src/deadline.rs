@@ -32,12 +32,51 @@ pub struct SchedDlEntity {
     /// When the armed replenishment timer fires; a fired timer whose time does not match
     /// was cancelled.
     pub dl_timer_at: Option<u64>,
+    /// Own parameters, deadline and budget saved while priority inheritance lends this
+    /// entity a waiter's (`pi_se`).
+    saved: Option<(u64, u64, u64, i64, u64)>,
     /// Insertion order on the EDF queue: equal deadlines run in the order they were queued,
     /// as in the kernel's rbtree, and preemption (strictly earlier deadline) agrees with it.
     queue_seq: u64,
 }
 
 impl SchedDlEntity {
+    /// Boosted by a SCHED_DEADLINE waiter: runs with its parameters and deadline, and is
+    /// never throttled (`is_dl_boosted()`).
+    pub fn is_boosted(&self) -> bool {
+        self.saved.is_some()
+    }
+
+    /// Take the waiter's parameters and current deadline (`pi_se`), keeping ours for later.
+    pub(crate) fn boost_from(&mut self, waiter: &SchedDlEntity) {
+        if self.saved.is_none() {
+            self.saved = Some((
+                self.dl_runtime,
+                self.dl_deadline,
+                self.dl_period,
+                self.runtime,
+                self.deadline,
+            ));
+        }
+        self.dl_runtime = waiter.dl_runtime;
+        self.dl_deadline = waiter.dl_deadline;
+        self.dl_period = waiter.dl_period;
+        self.deadline = waiter.deadline;
+        self.runtime = waiter.runtime.max(1);
+        self.dl_throttled = false;
+        self.dl_timer_at = None;
+    }
+
+    pub(crate) fn unboost(&mut self) {
+        if let Some((r, d, p, runtime, deadline)) = self.saved.take() {
+            self.dl_runtime = r;
+            self.dl_deadline = d;
+            self.dl_period = p;
+            self.runtime = runtime;
+            self.deadline = deadline;
+        }
+    }
+
     fn is_implicit(&self) -> bool {
         self.dl_deadline == self.dl_period
     }
@@ -289,6 +328,7 @@ impl DlSchedClass {
             let t = &s.tasks[p.index()];
             Some(p) != rq.curr
                 && Some(p) != rq.donor
+                && !t.is_blocked
                 && t.nr_cpus_allowed > 1
                 && dst.is_none_or(|d| t.cpus_allowed.test(d))
         })
@@ -424,6 +464,14 @@ impl SchedClass for DlSchedClass {
         }
         if dl.dl_yielded && dl.runtime > 0 {
             dl.runtime = 0;
+        }
+        if dl.is_boosted() {
+            // A boosted owner is never throttled: it gets the next budget at once.
+            Self::remove(s, cpu, p);
+            Self::replenish(s, p);
+            Self::insert(s, cpu, p);
+            s.resched_curr(cpu);
+            return;
         }
         dl.dl_throttled = true;
         Self::remove(s, cpu, p);

@@ -254,12 +254,16 @@ impl FairSchedClass {
     }
 
     /// `detach_one_task()`/`detach_tasks()`: the task to move from `src` to `dst`, if any: a
-    /// waiting (not running) fair task allowed on `dst`, the least recently run first.
+    /// waiting (not running, not blocked on a mutex) fair task allowed on `dst`, the least
+    /// recently run first.
     pub fn pick_migratable(s: &Sched, src: usize, dst: usize) -> Option<TaskId> {
         let rq = &s.rqs[src];
         rq.cfs
             .queued()
-            .filter(|&p| Some(p) != rq.curr && s.tasks[p.index()].cpus_allowed.test(dst))
+            .filter(|&p| {
+                let t = &s.tasks[p.index()];
+                Some(p) != rq.curr && !t.is_blocked && t.cpus_allowed.test(dst)
+            })
             .min_by_key(|&p| (s.tasks[p.index()].se.last_picked_ns, p))
     }
 }

@@ -97,6 +97,7 @@ impl RtSchedClass {
             let t = &s.tasks[p.index()];
             Some(p) != rq.curr
                 && Some(p) != rq.donor
+                && !t.is_blocked
                 && t.nr_cpus_allowed > 1
                 && dst.is_none_or(|d| t.cpus_allowed.test(d))
         })

@@ -4,6 +4,7 @@ use crate::attr::{ClassId, SchedAttr};
 use crate::cpumask::CpuMask;
 use crate::deadline::SchedDlEntity;
 use crate::fair::SchedEntity;
+use crate::mutex::MutexId;
 use crate::rt::SchedRtEntity;
 
 pub use proxysched_trace::TaskId;
@@ -42,6 +43,23 @@ pub struct Task {
     pub sum_exec_runtime: u64,
     /// Moved to another CPU since it last ran: its next switch-in pays the migration cost.
     pub migrated: bool,
+    /// The CPU the task belongs on; differs from `cpu` while it is proxy-migrated as a donor.
+    pub wake_cpu: u32,
+    /// The mutex the task waits for (kept under every inheritance mode).
+    pub blocked_on: Option<MutexId>,
+    /// Proxy execution: blocked on a mutex but left queued as a potential donor.
+    pub is_blocked: bool,
+    /// The donor that last lent this task (a lock owner) its scheduling context; the mutex
+    /// goes to it on unlock if it still waits (Linux 7.2).
+    pub blocked_donor: Option<TaskId>,
+    /// Mutexes the task owns.
+    pub held: Vec<MutexId>,
+    /// Part of a cycle of mutex waiters: never runs again.
+    pub deadlocked: bool,
+    /// Proxy execution (full): the sleeping owner this donor is parked on.
+    pub sleeping_owner: Option<TaskId>,
+    /// Proxy execution (full): donors parked on this task while it sleeps.
+    pub blocked_head: Vec<TaskId>,
 }
 
 impl Task {

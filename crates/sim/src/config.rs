@@ -7,6 +7,9 @@ use proxysched_workload::{Inherit, ProxyLevel, Workload};
 /// Simulated time a workload that would run forever gets when nobody says otherwise.
 pub const DEFAULT_DURATION_NS: u64 = 10_000_000_000;
 
+/// Linux's default `hung_task_timeout_secs`.
+pub const DEFAULT_HUNG_TASK_TIMEOUT_NS: u64 = 120_000_000_000;
+
 /// Settings given on the command line; `None` leaves the file's value or the default.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Overrides {
@@ -21,6 +24,7 @@ pub struct Overrides {
     pub ipi_latency_ns: Option<u64>,
     pub rt_throttling: Option<bool>,
     pub hrtick_dl: Option<bool>,
+    pub hung_task_timeout_ns: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,15 +32,22 @@ pub struct RunConfig {
     pub sched: SchedConfig,
     /// Stop at this simulated time; `None`: when every task has exited or nothing can happen.
     pub duration_ns: Option<u64>,
-    pub inherit: Inherit,
-    pub proxy_level: ProxyLevel,
     pub seed: u64,
-    pub ipi_latency_ns: u64,
+    /// Warn about a task blocked on one mutex for longer than this (`hung_task_timeout_secs`).
+    pub hung_task_timeout_ns: u64,
     /// Notes about how the configuration was completed (defaults applied ...).
     pub notes: Vec<String>,
 }
 
 impl RunConfig {
+    pub fn inherit(&self) -> Inherit {
+        self.sched.inherit
+    }
+
+    pub fn proxy_level(&self) -> ProxyLevel {
+        self.sched.proxy_level
+    }
+
     pub fn resolve(w: &Workload, o: &Overrides) -> RunConfig {
         let f = &w.global.sim;
         let mut notes = Vec::new();
@@ -68,13 +79,16 @@ impl RunConfig {
                 switch_cost_ns: o.switch_cost_ns.or(f.switch_cost_ns).unwrap_or(0),
                 migration_cost_ns: o.migration_cost_ns.or(f.migration_cost_ns).unwrap_or(0),
                 hrtick_dl: o.hrtick_dl.unwrap_or(false),
+                inherit,
+                proxy_level: o.proxy_level.or(f.proxy_level).unwrap_or(ProxyLevel::Full),
+                ipi_latency_ns: o.ipi_latency_ns.or(f.ipi_latency_ns).unwrap_or(0),
                 ..SchedConfig::default()
             },
             duration_ns,
-            inherit,
-            proxy_level: o.proxy_level.or(f.proxy_level).unwrap_or(ProxyLevel::Full),
             seed: o.seed.or(f.seed).unwrap_or(1),
-            ipi_latency_ns: o.ipi_latency_ns.or(f.ipi_latency_ns).unwrap_or(0),
+            hung_task_timeout_ns: o
+                .hung_task_timeout_ns
+                .unwrap_or(DEFAULT_HUNG_TASK_TIMEOUT_NS),
             notes,
         }
     }

@@ -9,7 +9,9 @@
 
 use std::collections::VecDeque;
 
-use proxysched_sched::{CpuMask, Sched, SchedAttr, TaskId, TaskState, TimerRequest};
+use proxysched_sched::{
+    CpuMask, LockResult, MutexId, Sched, SchedAttr, TaskId, TaskState, TimerRequest,
+};
 use proxysched_trace::{Event as Trace, Sink, WakeReason};
 use proxysched_workload::{Event, TimerMode, Workload};
 
@@ -76,6 +78,9 @@ pub struct Engine<'a> {
     barriers: Vec<BarrierState>,
     sems: Vec<SemState>,
     suspended: Vec<Vec<TaskId>>,
+    cond_waiters: Vec<VecDeque<TaskId>>,
+    /// Tasks that warned about unlocking a mutex they do not hold (once each).
+    warned_unlock: Vec<bool>,
     live_tasks: usize,
     events: u64,
     steps_at_instant: u64,
@@ -90,8 +95,10 @@ impl<'a> Engine<'a> {
         sink: &'a mut dyn Sink,
     ) -> Result<Engine<'a>, SimError> {
         w.check_cpus(cfg.sched.nr_cpus)?;
-        check_supported(w)?;
         let mut sched = Sched::new(cfg.sched.clone());
+        for name in &w.mutexes {
+            sched.add_mutex(name);
+        }
         for spec in &w.tasks {
             // Bandwidth is reserved for the largest DL reservation a task will ever ask for,
             // once, for the whole run.
@@ -124,6 +131,8 @@ impl<'a> Engine<'a> {
             barriers: w.barriers.iter().map(|_| BarrierState::default()).collect(),
             sems: w.semaphores.iter().map(|_| SemState::default()).collect(),
             suspended: vec![Vec::new(); w.suspend_queues.len()],
+            cond_waiters: vec![VecDeque::new(); w.conds.len()],
+            warned_unlock: vec![false; w.tasks.len()],
             live_tasks: w.tasks.len(),
             events: 0,
             steps_at_instant: 0,
@@ -226,6 +235,23 @@ impl<'a> Engine<'a> {
                 self.wake(task, reason);
             }
             SimEvent::DlTimer { task } => self.sched.dl_timer(task, self.now),
+            SimEvent::MutexWake { task } => self.sched.deferred_wake(task),
+            SimEvent::HungCheck { task, gen } => {
+                let prog = &self.progs[task.index()];
+                let t = self.sched.task(task);
+                if prog.lock_gen != gen || t.blocked_on.is_none() || prog.exited {
+                    return Ok(false);
+                }
+                let mutex = &self.w.mutexes[t.blocked_on.expect("checked").index()];
+                let message = format!(
+                    "hung task: '{}' has been blocked on mutex '{}' for more than {} s (at t={} ns)",
+                    t.name,
+                    mutex,
+                    self.cfg.hung_task_timeout_ns / 1_000_000_000,
+                    self.now
+                );
+                self.emit(Trace::Warning { message });
+            }
             SimEvent::RtPeriod => self.sched.rt_period_timer(),
             SimEvent::Resched { cpu } => self.mark_pending(cpu as usize),
         }
@@ -246,8 +272,8 @@ impl<'a> Engine<'a> {
         for &cpu in &resched {
             let cpu = cpu as usize;
             match self.context_cpu {
-                Some(ctx) if ctx != cpu && self.cfg.ipi_latency_ns > 0 => self.queue.push(
-                    self.now + self.cfg.ipi_latency_ns,
+                Some(ctx) if ctx != cpu && self.cfg.sched.ipi_latency_ns > 0 => self.queue.push(
+                    self.now + self.cfg.sched.ipi_latency_ns,
                     SimEvent::Resched { cpu: cpu as u32 },
                 ),
                 _ => self.mark_pending(cpu),
@@ -261,6 +287,9 @@ impl<'a> Engine<'a> {
                     self.queue.push(at_ns, SimEvent::DlTimer { task })
                 }
                 TimerRequest::RtPeriod { at_ns } => self.queue.push(at_ns, SimEvent::RtPeriod),
+                TimerRequest::Wake { task, at_ns } => {
+                    self.queue.push(at_ns, SimEvent::MutexWake { task })
+                }
             }
         }
     }
@@ -388,6 +417,12 @@ impl<'a> Engine<'a> {
                     at_ns: self.now,
                 });
             }
+            if let Some(m) = self.progs[t.index()].reacquire.take() {
+                // Back from a condition wait: take the mutex again before going on.
+                self.lock(t, cpu, m);
+                self.flush();
+                continue;
+            }
             let step = self.progs[t.index()].next_step(self.w);
             match step {
                 Step::Start => self.start_program(t, cpu),
@@ -412,14 +447,14 @@ impl<'a> Engine<'a> {
 
     fn start_program(&mut self, t: TaskId, cpu: usize) {
         let delay = self.w.tasks[self.progs[t.index()].spec].delay_ns;
-        if delay > 0 {
+        if delay > self.now {
             // rt-app sleeps the task's `delay` before its first phase; the first activation
             // starts when that sleep ends.
             self.progs[t.index()].pending_release = Some(delay);
             self.sleep_until(t, cpu, delay, WakeReason::Sleep);
         } else {
-            // Every thread starts at time 0, when it was created, not when it first runs.
-            self.start_activation(t, 0);
+            // Every thread starts when it was created (plus its delay), not when it first runs.
+            self.start_activation(t, delay);
         }
     }
 
@@ -493,13 +528,59 @@ impl<'a> Engine<'a> {
                     self.wait(t, cpu, WakeReason::Semaphore);
                 }
             }
-            Event::Lock { .. }
-            | Event::Unlock { .. }
-            | Event::Wait { .. }
-            | Event::Signal { .. }
-            | Event::Broadcast { .. }
-            | Event::Sync { .. } => {
-                unreachable!("rejected by check_supported before the run")
+            Event::Lock { mutex } => self.lock(t, cpu, mutex),
+            Event::Unlock { mutex } => self.unlock(t, cpu, mutex),
+            Event::Wait { cond, mutex } => self.cond_wait(t, cpu, cond.0 as usize, mutex),
+            Event::Signal { cond } => self.cond_signal(cond.0 as usize, false),
+            Event::Broadcast { cond } => self.cond_signal(cond.0 as usize, true),
+            Event::Sync { cond, mutex } => {
+                self.cond_signal(cond.0 as usize, false);
+                self.cond_wait(t, cpu, cond.0 as usize, mutex);
+            }
+        }
+    }
+
+    fn lock(&mut self, t: TaskId, cpu: usize, m: MutexId) {
+        if self.sched.mutex_lock(cpu, m) == LockResult::Blocked {
+            let prog = &mut self.progs[t.index()];
+            prog.lock_gen += 1;
+            let gen = prog.lock_gen;
+            self.queue.push(
+                self.now + self.cfg.hung_task_timeout_ns,
+                SimEvent::HungCheck { task: t, gen },
+            );
+        }
+    }
+
+    fn unlock(&mut self, t: TaskId, cpu: usize, m: MutexId) {
+        if !self.sched.mutex_unlock(cpu, m) && !self.warned_unlock[t.index()] {
+            self.warned_unlock[t.index()] = true;
+            let message = format!(
+                "task '{}' unlocks mutex '{}' which it does not hold; the unlock is ignored \
+                 (reported once per task)",
+                self.sched.task(t).name,
+                self.w.mutexes[m.index()]
+            );
+            self.emit(Trace::Warning { message });
+        }
+    }
+
+    /// `pthread_cond_wait()`: release the mutex, sleep until signalled, take the mutex again.
+    fn cond_wait(&mut self, t: TaskId, cpu: usize, cond: usize, m: MutexId) {
+        self.unlock(t, cpu, m);
+        self.block_aperiodic(t);
+        self.cond_waiters[cond].push_back(t);
+        self.progs[t.index()].reacquire = Some(m);
+        self.wait(t, cpu, WakeReason::Cond);
+    }
+
+    /// `pthread_cond_signal()`/`broadcast()`: wake one or every waiter; nobody waiting, the
+    /// signal is lost (rt-app semantics).
+    fn cond_signal(&mut self, cond: usize, all: bool) {
+        while let Some(w) = self.cond_waiters[cond].pop_front() {
+            self.wake(w, WakeReason::Cond);
+            if !all {
+                break;
             }
         }
     }
@@ -608,32 +689,4 @@ fn phase_mask(cpus: Option<&[u32]>, nr_cpus: usize) -> CpuMask {
         Some(list) => CpuMask::from_cpus(list.iter().map(|&c| c as usize)),
         None => CpuMask::first_n(nr_cpus),
     }
-}
-
-/// Events the engine cannot run yet are refused before anything runs, naming where they are.
-fn check_supported(w: &Workload) -> Result<(), SimError> {
-    for spec in &w.tasks {
-        for phase in &spec.phases {
-            for (ev, origin) in phase.events.iter().zip(&phase.event_origins) {
-                if matches!(
-                    ev,
-                    Event::Lock { .. }
-                        | Event::Unlock { .. }
-                        | Event::Wait { .. }
-                        | Event::Signal { .. }
-                        | Event::Broadcast { .. }
-                        | Event::Sync { .. }
-                ) {
-                    return Err(SimError::NotSupported {
-                        file: w.source.clone(),
-                        line: origin.line,
-                        key: origin.key.clone(),
-                        what: "mutexes and condition variables (lock, unlock, wait, signal, \
-                               broad, sync)",
-                    });
-                }
-            }
-        }
-    }
-    Ok(())
 }

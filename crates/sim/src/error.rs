@@ -10,13 +10,6 @@ pub enum SimError {
     Input(#[from] InputError),
     #[error("{0}")]
     Admission(#[from] DlAdmissionError),
-    #[error("{file}:{line}: {key}: {what} not supported yet")]
-    NotSupported {
-        file: String,
-        line: u32,
-        key: String,
-        what: &'static str,
-    },
     #[error(
         "task '{task}' keeps executing events that take no time at t={at_ns} ns (an endless \
          loop without run, sleep or a blocking event); the simulation cannot advance"

@@ -8,7 +8,7 @@ mod error;
 mod program;
 mod queue;
 
-pub use config::{Overrides, RunConfig, DEFAULT_DURATION_NS};
+pub use config::{Overrides, RunConfig, DEFAULT_DURATION_NS, DEFAULT_HUNG_TASK_TIMEOUT_NS};
 pub use engine::{Engine, RunSummary};
 pub use error::SimError;
 pub use proxysched_trace::Sink;

@@ -1,6 +1,6 @@
 //! A task's position in its rt-app program: task loop, phase, phase iteration, event.
 
-use proxysched_sched::SchedAttr;
+use proxysched_sched::{MutexId, SchedAttr};
 use proxysched_trace::WakeReason;
 use proxysched_workload::{Event, TaskSpec, Workload};
 
@@ -55,6 +55,10 @@ pub struct Program {
     /// Has a `timer` event: activations are timer periods, not wakeups.
     pub periodic: bool,
     pub exited: bool,
+    /// A condition wait returned: the mutex to take again before the next event.
+    pub reacquire: Option<MutexId>,
+    /// Generation of the current mutex wait, for the hung-task check.
+    pub lock_gen: u64,
 }
 
 impl Program {
@@ -78,6 +82,8 @@ impl Program {
             activation: None,
             periodic,
             exited: false,
+            reacquire: None,
+            lock_gen: 0,
         }
     }
 

@@ -23,6 +23,10 @@ pub enum SimEvent {
     RtPeriod,
     /// A reschedule IPI reaches `cpu`.
     Resched { cpu: u32 },
+    /// A mutex-handoff wakeup sent by IPI arrives.
+    MutexWake { task: TaskId },
+    /// Is `task` still blocked on the mutex it waited for `gen`? (hung-task detector)
+    HungCheck { task: TaskId, gen: u64 },
 }
 
 #[derive(Debug)]

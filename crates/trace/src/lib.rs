@@ -190,6 +190,10 @@ pub enum Event {
         orig_cpu: u32,
         dest_cpu: u32,
     },
+    /// An outcome of the proxy-execution machinery (`find_proxy_task()`, the wakeup and
+    /// unlock paths), named as `proxysched_sched::ProxyCase` names it; `task` is the one it
+    /// concerns (the walked waiter, the woken donor ...).
+    ProxyCase { task: TaskId, case: &'static str },
     /// A cycle of tasks each waiting for a mutex the next one holds. They never run again.
     Deadlock {
         tasks: Vec<TaskId>,

@@ -6,11 +6,8 @@
 
 // Policies and attributes are the scheduler core's vocabulary; the reader produces them
 // directly so there is one definition of each.
-pub use proxysched_sched::{Policy, SchedAttr};
+pub use proxysched_sched::{Inherit, MutexId, Policy, ProxyLevel, SchedAttr};
 
-/// Index into [`Workload::mutexes`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct MutexId(pub u32);
 /// Index into [`Workload::conds`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CondId(pub u32);
@@ -160,42 +157,6 @@ pub struct Timer {
     pub name: String,
     /// Per-thread timer (`ref` starting with "unique"): the owning thread's index.
     pub owner: Option<usize>,
-}
-
-/// Inheritance modes (DESIGN.md §3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Inherit {
-    None,
-    Pi,
-    Proxy,
-}
-
-impl Inherit {
-    pub fn name(self) -> &'static str {
-        match self {
-            Inherit::None => "none",
-            Inherit::Pi => "pi",
-            Inherit::Proxy => "proxy",
-        }
-    }
-}
-
-/// Proxy execution levels (DESIGN.md §3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ProxyLevel {
-    SingleRq,
-    DonorMigration,
-    Full,
-}
-
-impl ProxyLevel {
-    pub fn name(self) -> &'static str {
-        match self {
-            ProxyLevel::SingleRq => "single-rq",
-            ProxyLevel::DonorMigration => "donor-migration",
-            ProxyLevel::Full => "full",
-        }
-    }
 }
 
 /// The `global.proxysched` object: simulation settings rt-app does not have. Every field is

@@ -57,3 +57,16 @@ pub fn switches(m: &MetricsDoc, events: &[(u64, Event)]) -> Vec<(u64, u32, Strin
 pub fn permille(part: u64, whole: u64) -> u64 {
     (part as u128 * 1000 / whole as u128) as u64
 }
+
+/// How often the proxy-execution case `name` happened in a recorded run.
+pub fn proxy_cases(events: &[(u64, Event)], name: &str) -> usize {
+    events
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::ProxyCase { case, .. } if *case == name))
+        .count()
+}
+
+pub fn with_inherit(mut o: Overrides, inherit: proxysched_sched::Inherit) -> Overrides {
+    o.inherit = Some(inherit);
+    o
+}

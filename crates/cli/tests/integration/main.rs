@@ -9,4 +9,6 @@ mod conservation;
 mod deadline;
 mod examples;
 mod fair;
+mod locking;
+mod proxy;
 mod rt;

@@ -1,0 +1,196 @@
+//! Mutexes under the three inheritance modes: textbook inversions, deadlocks, accounting.
+
+use crate::common::*;
+use proxysched_sched::{Inherit, ProxyLevel};
+use proxysched_trace::Event;
+
+const MODES: [Inherit; 3] = [Inherit::None, Inherit::Pi, Inherit::Proxy];
+
+/// The Mars Pathfinder inversion on one CPU, in 1 ms units.
+const PATHFINDER: &str = r#"{ "tasks": {
+    "asi_met": { "policy": "SCHED_FIFO", "priority": 10, "loop": 1,
+                 "run": 1000, "lock": "M", "run": 3000, "unlock": "M", "run": 1000 },
+    "bc_dist": { "policy": "SCHED_FIFO", "priority": 30, "loop": 1, "delay": 2000,
+                 "run": 1000, "lock": "M", "run": 1000, "unlock": "M", "run": 1000 },
+    "comms":   { "policy": "SCHED_FIFO", "priority": 20, "loop": 1, "delay": 3000,
+                 "run": 10000 } } }"#;
+
+#[test]
+fn pathfinder_bc_dist_finishes_at_17_ms_without_inheritance_and_7_with_it() {
+    let mut schedules = Vec::new();
+    for (mode, exit_ms) in [(Inherit::None, 17), (Inherit::Pi, 7), (Inherit::Proxy, 7)] {
+        let (m, ev) = run_traced(PATHFINDER, with_inherit(overrides(1, SEC), mode));
+        assert_eq!(task(&m, "bc_dist").exit_ns, Some(exit_ms * MS), "{mode:?}");
+        schedules.push(switches(&m, &ev));
+    }
+    assert_eq!(
+        schedules[1], schedules[2],
+        "pi and proxy schedule identically"
+    );
+    assert_ne!(schedules[0], schedules[1]);
+}
+
+#[test]
+fn pathfinder_under_proxy_runs_asi_met_on_bc_dist_s_context() {
+    let (m, ev) = run_traced(PATHFINDER, with_inherit(overrides(1, SEC), Inherit::Proxy));
+    let (asi, bc) = (0u32, 1u32);
+    let donated: Vec<(u64, Option<u32>, Option<u32>)> = ev
+        .iter()
+        .filter_map(|(at, e)| match e {
+            Event::SchedSwitch { next, donor, .. } => {
+                Some((*at, next.map(|p| p.0), donor.map(|p| p.0)))
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(
+        donated.contains(&(3 * MS, Some(asi), Some(bc))),
+        "asi_met runs as bc_dist's proxy from 3 ms: {donated:?}"
+    );
+    assert!(
+        donated.contains(&(5 * MS, Some(bc), Some(bc))),
+        "{donated:?}"
+    );
+    assert_eq!(task(&m, "bc_dist").blocked_ns, 2 * MS);
+}
+
+#[test]
+fn a_never_releasing_owner_keeps_a_middle_task_off_the_cpu_with_inheritance() {
+    let json = r#"{ "tasks": {
+        "owner":  { "policy": "SCHED_FIFO", "priority": 10, "loop": 1,
+                    "lock": "M", "run": 100000000, "unlock": "M" },
+        "waiter": { "policy": "SCHED_FIFO", "priority": 50, "loop": 1, "delay": 1000,
+                    "lock": "M", "unlock": "M" },
+        "middle": { "policy": "SCHED_FIFO", "priority": 30, "delay": 2000, "run": 100000 } } }"#;
+    for mode in MODES {
+        let m = run(json, with_inherit(overrides(1, 2 * SEC), mode));
+        let middle = task(&m, "middle").run_ns;
+        match mode {
+            Inherit::None => assert!(middle > SEC, "none: middle ran {middle}"),
+            _ => assert_eq!(middle, 0, "{mode:?}: the middle task ran"),
+        }
+    }
+}
+
+#[test]
+fn an_ab_ba_deadlock_is_reported_and_the_rest_runs_on() {
+    let json = r#"{ "tasks": {
+        "t1": { "loop": 1, "lock": "A", "run": 1000, "lock": "B", "unlock": "B", "unlock": "A" },
+        "t2": { "loop": 1, "lock": "B", "run": 1000, "lock": "A", "unlock": "A", "unlock": "B" },
+        "bystander": { "loop": 1, "run": 5000 } } }"#;
+    for mode in MODES {
+        let (m, ev) = run_traced(json, with_inherit(overrides(2, SEC), mode));
+        let deadlocks: Vec<_> = ev
+            .iter()
+            .filter_map(|(at, e)| match e {
+                Event::Deadlock { tasks, mutexes } => Some((*at, tasks.clone(), mutexes.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(deadlocks.len(), 1, "{mode:?}: {deadlocks:?}");
+        let (at, tasks, mutexes) = &deadlocks[0];
+        assert_eq!(*at, MS);
+        let mut names: Vec<_> = tasks
+            .iter()
+            .map(|t| m.tasks[t.index()].name.clone())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["t1", "t2"]);
+        let mut mx = mutexes.clone();
+        mx.sort();
+        assert_eq!(mx, [0, 1]);
+        assert!(task(&m, "bystander").exit_ns.is_some(), "{mode:?}");
+        assert_eq!(task(&m, "t1").exit_ns, None);
+        assert_eq!(task(&m, "t2").exit_ns, None);
+    }
+}
+
+#[test]
+fn cpu_time_is_conserved_under_proxy_execution() {
+    let json = r#"{ "tasks": {
+        "fg":  { "priority": -10, "run": 500, "lock": "L", "run": 800, "unlock": "L",
+                 "timer": { "ref": "unique", "period": 8000 } },
+        "bg":  { "policy": "SCHED_IDLE", "lock": "L", "run": 2000, "unlock": "L", "sleep": 1000 },
+        "hog": { "instance": 3, "run": 1000000 },
+        "rt":  { "policy": "SCHED_FIFO", "priority": 5, "lock": "L", "run": 300, "unlock": "L",
+                 "sleep": 7000 } } }"#;
+    for level in [
+        ProxyLevel::SingleRq,
+        ProxyLevel::DonorMigration,
+        ProxyLevel::Full,
+    ] {
+        let mut o = with_inherit(overrides(2, 2 * SEC), Inherit::Proxy);
+        o.proxy_level = Some(level);
+        let m = run(json, o);
+        let run_total: u64 = m.tasks.iter().map(|t| t.run_ns).sum();
+        let busy: u64 = m.cpus.iter().map(|c| c.busy_ns).sum();
+        assert_eq!(run_total, busy, "{level:?}");
+        for t in &m.tasks {
+            assert_eq!(
+                t.run_ns + t.runnable_ns + t.sleep_ns + t.blocked_ns,
+                m.end_ns,
+                "{level:?}: {}",
+                t.name
+            );
+        }
+        assert!(
+            m.tasks.iter().any(|t| t.blocked_ns > 0),
+            "{level:?}: no contention"
+        );
+    }
+}
+
+/// ksched_football on 4 CPUs: per player i, defense-low holds `low_i` forever, defense-mid
+/// holds `mid_i` and blocks on `low_i`, defense-hi blocks on `mid_i`; the offense (prio 5) must
+/// never run while the boosted defense (prio 10) covers every CPU.
+fn football(players: usize) -> String {
+    let mut tasks = vec![
+        r#""referee": { "policy": "SCHED_FIFO", "priority": 20, "sleep": 100000, "run": 10 }"#
+            .to_string(),
+        r#""fan": { "policy": "SCHED_FIFO", "priority": 15, "instance": 4, "delay": 4000,
+                    "run": 1000, "sleep": 2000 }"#
+            .to_string(),
+    ];
+    for i in 0..players {
+        tasks.push(format!(
+            r#""defense_low{i}": {{ "policy": "SCHED_FIFO", "priority": 2, "loop": 1,
+                "lock": "low{i}", "run": 100000000, "unlock": "low{i}" }}"#
+        ));
+        tasks.push(format!(
+            r#""defense_mid{i}": {{ "policy": "SCHED_FIFO", "priority": 3, "loop": 1, "delay": 1000,
+                "lock": "mid{i}", "lock": "low{i}", "unlock": "low{i}", "unlock": "mid{i}" }}"#
+        ));
+        tasks.push(format!(
+            r#""defense_hi{i}": {{ "policy": "SCHED_FIFO", "priority": 10, "loop": 1, "delay": 2000,
+                "lock": "mid{i}", "unlock": "mid{i}" }}"#
+        ));
+        tasks.push(format!(
+            r#""offense{i}": {{ "policy": "SCHED_FIFO", "priority": 5, "delay": 3000, "run": 100000 }}"#
+        ));
+    }
+    format!(r#"{{ "tasks": {{ {} }} }}"#, tasks.join(",\n"))
+}
+
+fn offense_run_ns(m: &proxysched_report::metrics::MetricsDoc) -> u64 {
+    m.tasks
+        .iter()
+        .filter(|t| t.name.starts_with("offense"))
+        .map(|t| t.run_ns)
+        .sum()
+}
+
+#[test]
+fn football_offense_never_runs_under_pi_and_full_proxy() {
+    let json = football(4);
+    let m = run(&json, with_inherit(overrides(4, 10 * SEC), Inherit::None));
+    assert!(
+        offense_run_ns(&m) > SEC,
+        "without inheritance the offense scores"
+    );
+    let m = run(&json, with_inherit(overrides(4, 10 * SEC), Inherit::Pi));
+    assert_eq!(offense_run_ns(&m), 0, "pi");
+    let mut o = with_inherit(overrides(4, 10 * SEC), Inherit::Proxy);
+    o.proxy_level = Some(ProxyLevel::Full);
+    let m = run(&json, o);
+    assert_eq!(offense_run_ns(&m), 0, "proxy full");
+}
