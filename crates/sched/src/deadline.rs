@@ -298,13 +298,14 @@ impl DlSchedClass {
         Self.push_tasks(s, cpu);
     }
 
-    /// `find_later_rq()`: an allowed CPU with no DL work (idle first), else the one whose
-    /// earliest deadline is the latest, if later than `p`'s.
-    fn find_later_rq(s: &Sched, p: TaskId) -> Option<usize> {
+    /// `find_later_rq()`: a CPU allowed for `exec` (the task that will actually run) with no
+    /// DL work (idle first), else the one whose earliest deadline is the latest, if later than
+    /// `p`'s.
+    fn find_later_rq(s: &Sched, p: TaskId, exec: TaskId) -> Option<usize> {
         let t = &s.tasks[p.index()];
         let own = t.cpu as usize;
         let mut best: Option<((u8, u64), usize)> = None;
-        for c in t.cpus_allowed.iter_wrap(own) {
+        for c in s.tasks[exec.index()].cpus_allowed.iter_wrap(own) {
             if c >= s.rqs.len() {
                 break;
             }
@@ -322,15 +323,11 @@ impl DlSchedClass {
         best.map(|(_, c)| c)
     }
 
+    /// The earliest-deadline task that could run elsewhere; see `RtSchedClass` for chains.
     fn earliest_pushable(s: &Sched, cpu: usize, dst: Option<usize>) -> Option<TaskId> {
-        let rq = &s.rqs[cpu];
-        rq.dl.queued().find(|&p| {
-            let t = &s.tasks[p.index()];
-            Some(p) != rq.curr
-                && Some(p) != rq.donor
-                && !t.is_blocked
-                && t.nr_cpus_allowed > 1
-                && dst.is_none_or(|d| t.cpus_allowed.test(d))
+        s.rqs[cpu].dl.queued().find(|&p| {
+            s.push_exec_ctx(cpu, p)
+                .is_some_and(|x| dst.is_none_or(|d| s.tasks[x.index()].cpus_allowed.test(d)))
         })
     }
 
@@ -346,9 +343,10 @@ impl DlSchedClass {
                 return false;
             }
         }
-        match Self::find_later_rq(s, next) {
+        let exec = s.push_exec_ctx(cpu, next).unwrap_or(next);
+        match Self::find_later_rq(s, next, exec) {
             Some(target) if target != cpu => {
-                s.move_queued_task(next, cpu, target);
+                s.move_pushable(next, cpu, target);
                 true
             }
             _ => false,
@@ -358,8 +356,7 @@ impl DlSchedClass {
     fn pull_dl_task(s: &mut Sched, this_cpu: usize) {
         let this_earliest = s.rqs[this_cpu].dl.earliest().map(|(d, _)| d);
         let mut best: Option<(u64, usize, TaskId)> = None;
-        let overloaded: Vec<usize> = s.dl_overload.iter().collect();
-        for src in overloaded {
+        for src in s.dl_overload.iter() {
             if src == this_cpu {
                 continue;
             }
@@ -381,7 +378,7 @@ impl DlSchedClass {
             }
         }
         if let Some((_, src, p)) = best {
-            s.move_queued_task(p, src, this_cpu);
+            s.move_pushable(p, src, this_cpu);
         }
     }
 }
@@ -498,7 +495,7 @@ impl SchedClass for DlSchedClass {
                 && (dt.nr_cpus_allowed < 2 || dt.dl.deadline <= t.dl.deadline)
         });
         if busy_with_dl && t.nr_cpus_allowed > 1 {
-            if let Some(later) = Self::find_later_rq(s, p) {
+            if let Some(later) = Self::find_later_rq(s, p, p) {
                 return later;
             }
         }

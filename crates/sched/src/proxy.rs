@@ -56,10 +56,12 @@ pub enum ProxyCase {
     BlockedDonorHandoff,
     /// The chain is a deadlock cycle: its donor sleeps for good.
     Cycle,
+    /// RT/DL push/pull moved a blocked task together with its chain and owner (full).
+    ChainPush,
 }
 
 impl ProxyCase {
-    pub const ALL: [ProxyCase; 12] = [
+    pub const ALL: [ProxyCase; 13] = [
         ProxyCase::RunOwner,
         ProxyCase::LockHandedOff,
         ProxyCase::OwnerIsSelf,
@@ -72,6 +74,7 @@ impl ProxyCase {
         ProxyCase::ReturnMigration,
         ProxyCase::BlockedDonorHandoff,
         ProxyCase::Cycle,
+        ProxyCase::ChainPush,
     ];
 
     pub fn name(self) -> &'static str {
@@ -88,6 +91,7 @@ impl ProxyCase {
             ProxyCase::ReturnMigration => "return_migration",
             ProxyCase::BlockedDonorHandoff => "blocked_donor_handoff",
             ProxyCase::Cycle => "cycle",
+            ProxyCase::ChainPush => "chain_push",
         }
     }
 }
@@ -250,6 +254,9 @@ impl Sched {
             self.activate_task(target, x, ENQUEUE_MIGRATED);
             self.check_preempt(target, x);
         }
+        // Like a wakeup, an arrival that cannot run there may push work on (with its chain,
+        // at the full level).
+        self.push_tasks(target);
     }
 
     /// `activate_blocked_waiters()`: `owner` woke; bring the donors parked on it (and, through
@@ -376,6 +383,83 @@ impl Sched {
         } else {
             self.check_preempt(cpu, n);
         }
+    }
+
+    /// For RT/DL push/pull: the task whose affinity decides where queued `p` may go — `p`
+    /// itself, or under full proxy execution the runnable owner at the end of a blocked `p`'s
+    /// chain when the whole chain waits on this runqueue (`find_exec_ctx()`). `None`: `p`
+    /// must stay (running, the donor, pinned, or blocked without a movable chain).
+    pub(crate) fn push_exec_ctx(&self, cpu: usize, p: TaskId) -> Option<TaskId> {
+        let rq = &self.rqs[cpu];
+        if Some(p) == rq.curr || Some(p) == rq.donor {
+            return None;
+        }
+        let exec = if self.task_is_blocked(p) {
+            if self.cfg.proxy_level != ProxyLevel::Full {
+                return None;
+            }
+            *self.find_exec_ctx(cpu, p)?.last()?
+        } else {
+            p
+        };
+        (self.tasks[exec.index()].nr_cpus_allowed > 1).then_some(exec)
+    }
+
+    /// `find_exec_ctx()`: the chain from blocked `p` to the runnable owner at its end, if every
+    /// link is queued on `cpu` and none of them is running there.
+    fn find_exec_ctx(&self, cpu: usize, p: TaskId) -> Option<Vec<TaskId>> {
+        let rq = &self.rqs[cpu];
+        let mut chain = vec![p];
+        let mut t = p;
+        for _ in 0..MAX_LOCK_DEPTH {
+            if !self.task_is_blocked(t) {
+                return Some(chain);
+            }
+            let m = self.tasks[t.index()].blocked_on?;
+            let owner = self.mutexes[m.index()].owner?;
+            let o = &self.tasks[owner.index()];
+            if owner == t || !o.on_rq || o.cpu as usize != cpu || o.deadlocked {
+                return None;
+            }
+            if Some(owner) == rq.curr || Some(owner) == rq.donor {
+                return None;
+            }
+            chain.push(owner);
+            t = owner;
+        }
+        None
+    }
+
+    /// Move queued `p` from `src` to `dst` for push/pull: alone, or with its chain (the blocked
+    /// links keep their `wake_cpu`; the owner really migrates).
+    pub(crate) fn move_pushable(&mut self, p: TaskId, src: usize, dst: usize) {
+        if !self.task_is_blocked(p) {
+            self.move_queued_task(p, src, dst);
+            return;
+        }
+        let chain = self
+            .find_exec_ctx(src, p)
+            .expect("a blocked task is pushed only with its chain");
+        let owner = *chain.last().expect("chains are never empty");
+        self.proxy_case(p, ProxyCase::ChainPush);
+        self.update_curr(src);
+        self.update_curr(dst);
+        for &x in &chain {
+            self.deactivate_task(src, x, DEQUEUE_MIGRATING);
+            if x == owner {
+                self.set_task_cpu(x, dst);
+            } else {
+                self.proxy_set_task_cpu(x, dst);
+                self.emit(Event::ProxyMigrate {
+                    task: x,
+                    owner,
+                    orig_cpu: src as u32,
+                    dest_cpu: dst as u32,
+                });
+            }
+            self.activate_task(dst, x, ENQUEUE_MIGRATED);
+        }
+        self.check_preempt(dst, p);
     }
 
     /// A waiter handed a mutex through the first-waiter path clears its own blocked_on when

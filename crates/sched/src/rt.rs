@@ -89,17 +89,13 @@ impl RtRq {
 pub struct RtSchedClass;
 
 impl RtSchedClass {
-    /// The best task that could run elsewhere: queued, not running, allowed on more than one
-    /// CPU (and on `dst` if given). `pick_highest_pushable_task()`.
+    /// The best task that could run elsewhere (`pick_highest_pushable_task()`): queued, not
+    /// running, free to move (on `dst` if given). Under full proxy execution a blocked task
+    /// qualifies with its whole chain; its owner's affinity then decides where it may go.
     fn highest_pushable(s: &Sched, cpu: usize, dst: Option<usize>) -> Option<TaskId> {
-        let rq = &s.rqs[cpu];
-        rq.rt.queued().find(|&p| {
-            let t = &s.tasks[p.index()];
-            Some(p) != rq.curr
-                && Some(p) != rq.donor
-                && !t.is_blocked
-                && t.nr_cpus_allowed > 1
-                && dst.is_none_or(|d| t.cpus_allowed.test(d))
+        s.rqs[cpu].rt.queued().find(|&p| {
+            s.push_exec_ctx(cpu, p)
+                .is_some_and(|x| dst.is_none_or(|d| s.tasks[x.index()].cpus_allowed.test(d)))
         })
     }
 
@@ -118,13 +114,14 @@ impl RtSchedClass {
         }
     }
 
-    /// `find_lowest_rq()`: the allowed CPU running the lowest-priority work, if `p` would be
+    /// `find_lowest_rq()`: a CPU allowed for `exec` (the task that will actually run: `p`, or
+    /// the owner at the end of its chain) running the lowest-priority work, if `p` would be
     /// the highest there. Ties prefer the task's own CPU, then the lowest CPU id.
-    pub fn find_lowest_rq(s: &Sched, p: TaskId) -> Option<usize> {
+    pub fn find_lowest_rq(s: &Sched, p: TaskId, exec: TaskId) -> Option<usize> {
         let t = &s.tasks[p.index()];
         let own = t.cpu as usize;
         let mut best: Option<(i32, usize)> = None;
-        for c in t.cpus_allowed.iter_wrap(own) {
+        for c in s.tasks[exec.index()].cpus_allowed.iter_wrap(own) {
             if c >= s.rqs.len() {
                 break;
             }
@@ -151,13 +148,14 @@ impl RtSchedClass {
                 return false;
             }
         }
-        let Some(target) = Self::find_lowest_rq(s, next) else {
+        let exec = s.push_exec_ctx(cpu, next).unwrap_or(next);
+        let Some(target) = Self::find_lowest_rq(s, next, exec) else {
             return false;
         };
         if target == cpu {
             return false;
         }
-        s.move_queued_task(next, cpu, target);
+        s.move_pushable(next, cpu, target);
         true
     }
 
@@ -166,8 +164,7 @@ impl RtSchedClass {
     fn pull_rt_task(s: &mut Sched, this_cpu: usize) {
         let this_highest = s.rqs[this_cpu].rt.highest_prio().unwrap_or(MAX_RT_PRIO);
         let mut best: Option<(i32, usize, TaskId)> = None;
-        let overloaded: Vec<usize> = s.rt_overload.iter().collect();
-        for src in overloaded {
+        for src in s.rt_overload.iter() {
             if src == this_cpu {
                 continue;
             }
@@ -189,7 +186,7 @@ impl RtSchedClass {
             }
         }
         if let Some((_, src, p)) = best {
-            s.move_queued_task(p, src, this_cpu);
+            s.move_pushable(p, src, this_cpu);
         }
     }
 
@@ -310,7 +307,7 @@ impl SchedClass for RtSchedClass {
             None => false,
         } || rq.rt.rt_throttled;
         if blocked_by_curr && t.nr_cpus_allowed > 1 {
-            if let Some(lowest) = Self::find_lowest_rq(s, p) {
+            if let Some(lowest) = Self::find_lowest_rq(s, p, p) {
                 if Self::cpupri(s, lowest) > t.prio {
                     return lowest;
                 }

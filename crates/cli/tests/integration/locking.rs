@@ -144,6 +144,19 @@ fn cpu_time_is_conserved_under_proxy_execution() {
 /// holds `mid_i` and blocks on `low_i`, defense-hi blocks on `mid_i`; the offense (prio 5) must
 /// never run while the boosted defense (prio 10) covers every CPU.
 fn football(players: usize) -> String {
+    football_pinned(players, false)
+}
+
+/// With `cross_cpu`, player i's low and mid defenders and offense are pinned to CPU i and
+/// every high defender to the extra CPU `players`, so every inheritance chain crosses CPUs.
+fn football_pinned(players: usize, cross_cpu: bool) -> String {
+    let pin = |cpu: usize| {
+        if cross_cpu {
+            format!(r#""cpus": [{cpu}],"#)
+        } else {
+            String::new()
+        }
+    };
     let mut tasks = vec![
         r#""referee": { "policy": "SCHED_FIFO", "priority": 20, "sleep": 100000, "run": 10 }"#
             .to_string(),
@@ -153,19 +166,23 @@ fn football(players: usize) -> String {
     ];
     for i in 0..players {
         tasks.push(format!(
-            r#""defense_low{i}": {{ "policy": "SCHED_FIFO", "priority": 2, "loop": 1,
-                "lock": "low{i}", "run": 100000000, "unlock": "low{i}" }}"#
+            r#""defense_low{i}": {{ {} "policy": "SCHED_FIFO", "priority": 2, "loop": 1,
+                "lock": "low{i}", "run": 100000000, "unlock": "low{i}" }}"#,
+            pin(i)
         ));
         tasks.push(format!(
-            r#""defense_mid{i}": {{ "policy": "SCHED_FIFO", "priority": 3, "loop": 1, "delay": 1000,
-                "lock": "mid{i}", "lock": "low{i}", "unlock": "low{i}", "unlock": "mid{i}" }}"#
+            r#""defense_mid{i}": {{ {} "policy": "SCHED_FIFO", "priority": 3, "loop": 1, "delay": 1000,
+                "lock": "mid{i}", "lock": "low{i}", "unlock": "low{i}", "unlock": "mid{i}" }}"#,
+            pin(i)
         ));
         tasks.push(format!(
-            r#""defense_hi{i}": {{ "policy": "SCHED_FIFO", "priority": 10, "loop": 1, "delay": 2000,
-                "lock": "mid{i}", "unlock": "mid{i}" }}"#
+            r#""defense_hi{i}": {{ {} "policy": "SCHED_FIFO", "priority": 10, "loop": 1, "delay": 2000,
+                "lock": "mid{i}", "unlock": "mid{i}" }}"#,
+            pin(players)
         ));
         tasks.push(format!(
-            r#""offense{i}": {{ "policy": "SCHED_FIFO", "priority": 5, "delay": 3000, "run": 100000 }}"#
+            r#""offense{i}": {{ {} "policy": "SCHED_FIFO", "priority": 5, "delay": 3000, "run": 100000 }}"#,
+            pin(i)
         ));
     }
     format!(r#"{{ "tasks": {{ {} }} }}"#, tasks.join(",\n"))
@@ -193,4 +210,44 @@ fn football_offense_never_runs_under_pi_and_full_proxy() {
     o.proxy_level = Some(ProxyLevel::Full);
     let m = run(&json, o);
     assert_eq!(offense_run_ns(&m), 0, "proxy full");
+}
+
+#[test]
+fn football_with_cross_cpu_chains_needs_donor_migration() {
+    // Every defender chain spans two CPUs. Linux 6.17's single-runqueue proxy lets the high
+    // defenders sleep instead of lending their priority across CPUs, so the offense scores;
+    // donor migration moves each high defender to its chain's owner and holds the line.
+    let json = football_pinned(4, true);
+    let mode = |inherit, level| {
+        let mut o = with_inherit(overrides(5, 10 * SEC), inherit);
+        o.proxy_level = level;
+        offense_run_ns(&run(&json, o))
+    };
+    assert!(mode(Inherit::None, None) > SEC);
+    assert_eq!(mode(Inherit::Pi, None), 0);
+    assert!(mode(Inherit::Proxy, Some(ProxyLevel::SingleRq)) > SEC);
+    assert_eq!(mode(Inherit::Proxy, Some(ProxyLevel::DonorMigration)), 0);
+    assert_eq!(mode(Inherit::Proxy, Some(ProxyLevel::Full)), 0);
+}
+
+#[test]
+fn the_built_in_demo_shows_proxy_cutting_the_worst_lock_wait_tenfold() {
+    let w = proxysched_workload::builtin_demo();
+    let worst = |inherit| {
+        let cfg = proxysched_sim::RunConfig::resolve(
+            &w,
+            &proxysched_sim::Overrides {
+                inherit: Some(inherit),
+                ..Default::default()
+            },
+        );
+        let m =
+            proxysched::simulate(&w, &cfg, true, None).unwrap_or_else(|f| panic!("{}", f.message));
+        m.mutexes[0].wait_ns.max
+    };
+    let (none, proxy) = (worst(Inherit::None), worst(Inherit::Proxy));
+    assert!(
+        proxy > 0 && none >= 10 * proxy,
+        "worst ui_lock wait: none {none} ns, proxy {proxy} ns"
+    );
 }

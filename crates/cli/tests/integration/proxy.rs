@@ -157,3 +157,26 @@ fn a_deadlocked_chain_is_never_proxied() {
         }
     }
 }
+
+/// An RT waiter lands, by donor migration, on a CPU where a higher RT task runs, behind its
+/// fair owner; the other CPU runs a fair hog.
+const CHAIN_BEHIND_RT: &str = r#"{ "tasks": {
+    "owner":  { "loop": 1, "lock": "M", "run": 5000, "unlock": "M" },
+    "busy":   { "policy": "SCHED_FIFO", "priority": 50, "cpus": [0], "loop": 1, "delay": 1000,
+                "run": 10000 },
+    "hog":    { "cpus": [1], "run": 1000000 },
+    "waiter": { "policy": "SCHED_FIFO", "priority": 40, "loop": 1, "delay": 2000,
+                "lock": "M", "run": 1000, "unlock": "M" } } }"#;
+
+#[test]
+fn full_proxy_pushes_a_blocked_rt_task_with_its_chain() {
+    let (m, ev) = run_traced(CHAIN_BEHIND_RT, proxy(2, ProxyLevel::Full));
+    assert!(proxy_cases(&ev, "chain_push") > 0);
+    // The chain moves to CPU 1, where the owner runs at the waiter's RT priority from 2 ms.
+    assert_eq!(task(&m, "waiter").exit_ns, Some(7 * MS));
+
+    let (m, ev) = run_traced(CHAIN_BEHIND_RT, proxy(2, ProxyLevel::DonorMigration));
+    assert_eq!(proxy_cases(&ev, "chain_push"), 0);
+    // Without chain push the waiter and its owner wait behind `busy` until 11 ms.
+    assert_eq!(task(&m, "waiter").exit_ns, Some(16 * MS));
+}
