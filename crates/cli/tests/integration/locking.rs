@@ -125,6 +125,10 @@ fn cpu_time_is_conserved_under_proxy_execution() {
         let run_total: u64 = m.tasks.iter().map(|t| t.run_ns).sum();
         let busy: u64 = m.cpus.iter().map(|c| c.busy_ns).sum();
         assert_eq!(run_total, busy, "{level:?}");
+        let donated: u64 = m.tasks.iter().map(|t| t.donated_ns).sum();
+        let proxied: u64 = m.tasks.iter().map(|t| t.proxied_ns).sum();
+        assert_eq!(donated, proxied, "{level:?}");
+        assert!(donated > 0, "{level:?}: nobody ran as a proxy");
         for t in &m.tasks {
             assert_eq!(
                 t.run_ns + t.runnable_ns + t.sleep_ns + t.blocked_ns,
@@ -250,4 +254,100 @@ fn the_built_in_demo_shows_proxy_cutting_the_worst_lock_wait_tenfold() {
         proxy > 0 && none >= 10 * proxy,
         "worst ui_lock wait: none {none} ns, proxy {proxy} ns"
     );
+}
+
+#[test]
+fn a_task_blocked_past_the_hung_task_timeout_is_reported() {
+    let json = r#"{ "tasks": {
+        "owner":  { "loop": 1, "lock": "M", "run": 5000000, "unlock": "M" },
+        "waiter": { "loop": 1, "delay": 1000, "lock": "M", "unlock": "M" } } }"#;
+    let mut o = overrides(2, 3 * SEC);
+    o.hung_task_timeout_ns = Some(SEC);
+    let m = run(json, o);
+    let hung: Vec<_> = m
+        .warnings
+        .iter()
+        .filter(|w| w.contains("hung task"))
+        .collect();
+    assert_eq!(hung.len(), 1, "{:?}", m.warnings);
+    assert!(
+        hung[0].contains("'waiter'") && hung[0].contains("'M'"),
+        "{}",
+        hung[0]
+    );
+    // The default (120 s) stays quiet on a short run.
+    let m = run(json, overrides(2, 3 * SEC));
+    assert!(!m.warnings.iter().any(|w| w.contains("hung task")));
+}
+
+#[test]
+fn pi_enabled_in_the_file_selects_priority_inheritance() {
+    let json = PATHFINDER.replacen(
+        r#"{ "tasks""#,
+        r#"{ "global": { "pi_enabled": true }, "tasks""#,
+        1,
+    );
+    let m = run(&json, overrides(1, SEC));
+    assert_eq!(m.config.inherit, "pi");
+    assert_eq!(task(&m, "bc_dist").exit_ns, Some(7 * MS));
+}
+
+#[test]
+fn the_donor_s_dl_budget_pays_for_the_owner_it_runs() {
+    // A DL waiter (2 ms every 10 ms) blocks on a mutex held by a fair task with 5 ms of work
+    // to do, next to a fair hog. The owner runs on the waiter's budget: 2 ms, then the donor
+    // is throttled and the owner competes as a fair task again.
+    let json = r#"{ "tasks": {
+        "owner":  { "loop": 1, "lock": "M", "run": 5000, "unlock": "M" },
+        "hog":    { "run": 1000000 },
+        "waiter": { "policy": "SCHED_DEADLINE", "dl-runtime": 2000, "dl-period": 10000,
+                    "loop": 1, "delay": 500, "lock": "M", "run": 100, "unlock": "M" } } }"#;
+    let (m, ev) = run_traced(json, with_inherit(overrides(1, SEC), Inherit::Proxy));
+    let waiter = m.tasks.iter().position(|t| t.name == "waiter").unwrap() as u32;
+    let throttled_at = ev
+        .iter()
+        .find_map(|(at, e)| match e {
+            Event::DlThrottle { task, .. } if task.0 == waiter => Some(*at),
+            _ => None,
+        })
+        .expect("the donor's budget runs out");
+    assert!(
+        (2_500_000..=3_500_000).contains(&throttled_at),
+        "throttled at {throttled_at}"
+    );
+    assert!(task(&m, "owner").proxied_ns >= 2 * MS);
+    assert_eq!(task(&m, "waiter").donated_ns, task(&m, "owner").proxied_ns);
+    assert_eq!(
+        task(&m, "waiter").run_ns,
+        100_000,
+        "the waiter's own code ran 0.1 ms"
+    );
+}
+
+#[test]
+fn condition_variables_follow_pthread_semantics() {
+    // `early` signals before anyone waits (lost); `sleeper` waits, releasing the mutex so
+    // `late` can take it; `late`'s broadcast wakes both waiters, which take the mutex again
+    // one after the other.
+    let json = r#"{ "tasks": {
+        "early":   { "loop": 1, "signal": "c", "run": 10 },
+        "sleeper": { "loop": 1, "delay": 100, "lock": "m", "wait": { "ref": "c", "mutex": "m" },
+                     "run": 1000, "unlock": "m" },
+        "sleeper2": { "loop": 1, "delay": 200, "lock": "m", "wait": { "ref": "c", "mutex": "m" },
+                      "run": 1000, "unlock": "m" },
+        "late":    { "loop": 1, "delay": 3000, "lock": "m", "broad": "c", "run": 500,
+                     "unlock": "m" } } }"#;
+    let m = run(json, overrides(2, SEC));
+    assert_eq!(task(&m, "late").exit_ns, Some(3_500_000));
+    let (a, b) = (
+        task(&m, "sleeper").exit_ns.unwrap(),
+        task(&m, "sleeper2").exit_ns.unwrap(),
+    );
+    // Both wake at 3.5 ms when `late` unlocks; the mutex serialises their 1 ms sections.
+    let mut exits = [a, b];
+    exits.sort();
+    assert_eq!(exits, [4_500_000, 5_500_000]);
+    let mutex = &m.mutexes[0];
+    assert_eq!(mutex.name, "m");
+    assert!(mutex.contended >= 1);
 }
