@@ -121,7 +121,13 @@ impl Sched {
             mutex: m.0,
             owner,
         });
-        if let Some((tasks, mutexes)) = self.find_lock_cycle(p) {
+        // Locking a mutex one already holds (AA) is the shortest cycle.
+        let cycle = if owner == p {
+            Some((vec![p], vec![m]))
+        } else {
+            self.find_lock_cycle(p)
+        };
+        if let Some((tasks, mutexes)) = cycle {
             for &t in &tasks {
                 self.tasks[t.index()].deadlocked = true;
             }

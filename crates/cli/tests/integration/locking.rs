@@ -351,3 +351,17 @@ fn condition_variables_follow_pthread_semantics() {
     assert_eq!(mutex.name, "m");
     assert!(mutex.contended >= 1);
 }
+
+#[test]
+fn locking_a_held_mutex_again_is_a_deadlock_of_one() {
+    let json = r#"{ "tasks": { "t": { "loop": 1, "lock": "M", "lock": "M", "unlock": "M" } } }"#;
+    for mode in MODES {
+        let (m, ev) = run_traced(json, with_inherit(overrides(1, SEC), mode));
+        let found = ev
+            .iter()
+            .any(|(_, e)| matches!(e, Event::Deadlock { tasks, mutexes } if tasks.len() == 1 && mutexes == &[0]));
+        assert!(found, "{mode:?}");
+        assert_eq!(m.deadlocks.len(), 1);
+        assert_eq!(m.deadlocks[0].tasks, ["t"]);
+    }
+}
