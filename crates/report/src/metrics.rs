@@ -432,6 +432,13 @@ impl Sink for MetricsSink {
             | Event::DlReplenish { .. }
             | Event::RtThrottle { .. }
             | Event::RtUnthrottle { .. } => {}
+            Event::RtappMainStart
+            | Event::RtappMainEnd
+            | Event::RtappTaskStart { .. }
+            | Event::RtappTaskEnd { .. }
+            | Event::RtappLoopStart { .. }
+            | Event::RtappLoopEnd { .. }
+            | Event::RtappEvent { .. } => {}
         }
     }
 }

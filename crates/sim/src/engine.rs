@@ -8,16 +8,17 @@
 //! as a preemption point would behave.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use proxysched_sched::{
     CpuMask, LockResult, MutexId, Sched, SchedAttr, TaskId, TaskState, TimerRequest,
 };
-use proxysched_trace::{Event as Trace, Sink, WakeReason};
+use proxysched_trace::{Event as Trace, RtappStats, Sink, WakeReason};
 use proxysched_workload::{Event, TimerMode, Workload};
 
 use crate::config::RunConfig;
 use crate::error::SimError;
-use crate::program::{Program, Segment, Step};
+use crate::program::{IterStats, Program, Segment, Step};
 use crate::queue::{EventQueue, SimEvent};
 
 /// Program steps the engine executes at one instant before it calls the workload stuck in an
@@ -84,6 +85,9 @@ pub struct Engine<'a> {
     live_tasks: usize,
     events: u64,
     steps_at_instant: u64,
+    /// rt-app's `desc` of every event (the key it was written under), by task spec, phase and
+    /// position, for the `rtapp_event` tracepoint.
+    descs: Vec<Vec<Vec<Arc<str>>>>,
     sink: &'a mut dyn Sink,
 }
 
@@ -136,6 +140,7 @@ impl<'a> Engine<'a> {
             live_tasks: w.tasks.len(),
             events: 0,
             steps_at_instant: 0,
+            descs: w.tasks.iter().map(event_descs).collect(),
             sink,
             sched,
         })
@@ -149,6 +154,7 @@ impl<'a> Engine<'a> {
     /// Run to the end; `after_event` is called after every processed event (for invariant
     /// checks).
     pub fn run_with(mut self, mut after_event: impl FnMut(&Sched)) -> Result<RunSummary, SimError> {
+        self.emit(Trace::RtappMainStart);
         for i in 0..self.progs.len() {
             self.sched.wake_up_new_task(TaskId(i as u32));
             self.flush();
@@ -182,6 +188,7 @@ impl<'a> Engine<'a> {
         for cpu in 0..self.cpus.len() {
             self.sched.update_curr(cpu);
         }
+        self.emit(Trace::RtappMainEnd);
         self.flush();
         Ok(RunSummary {
             end_ns,
@@ -388,6 +395,10 @@ impl<'a> Engine<'a> {
     /// Run `t`'s program on `cpu` until it starts a segment that takes time or the CPU must
     /// reschedule.
     fn advance(&mut self, t: TaskId, cpu: usize) -> Result<Flow, SimError> {
+        if let Some(expiry) = self.progs[t.index()].iter.timer_wake.take() {
+            // rt-app measures a timer's wakeup latency when the thread runs again.
+            self.progs[t.index()].iter.wu_lat_ns += self.now.saturating_sub(expiry);
+        }
         loop {
             match self.progs[t.index()].segment {
                 Segment::Work { until_exec } => {
@@ -398,12 +409,14 @@ impl<'a> Engine<'a> {
                         ));
                     }
                     self.progs[t.index()].segment = Segment::None;
+                    self.end_run_event(t);
                 }
                 Segment::Wall { until } => {
                     if self.now < until {
                         return Ok(Flow::Segment(until));
                     }
                     self.progs[t.index()].segment = Segment::None;
+                    self.end_run_event(t);
                 }
                 Segment::None => {}
             }
@@ -425,16 +438,31 @@ impl<'a> Engine<'a> {
             }
             let step = self.progs[t.index()].next_step(self.w);
             match step {
-                Step::Start => self.start_program(t, cpu),
+                Step::Start => {
+                    self.emit(Trace::RtappTaskStart {
+                        task: t,
+                        cpu: cpu as u32,
+                    });
+                    self.start_program(t, cpu)
+                }
                 Step::EnterPhase { sched, cpus } => {
                     if let Some(attr) = sched {
                         self.sched.sched_setattr(t, attr);
                     }
                     let mask = phase_mask(cpus, self.cpus.len());
                     self.sched.set_cpus_allowed(t, &mask);
+                    self.start_iteration(t, cpu);
                 }
-                Step::Event(ev) => self.execute(t, cpu, ev),
+                Step::Event(ev) => {
+                    self.trace_rtapp_event(t, cpu, ev);
+                    self.execute(t, cpu, ev)
+                }
+                Step::EndPhase => self.end_iteration(t, cpu),
                 Step::Exit => {
+                    self.emit(Trace::RtappTaskEnd {
+                        task: t,
+                        cpu: cpu as u32,
+                    });
                     self.end_activation(t, None);
                     self.progs[t.index()].exited = true;
                     self.live_tasks -= 1;
@@ -462,16 +490,25 @@ impl<'a> Engine<'a> {
         let now = self.now;
         match ev {
             Event::Run { work_ns } => {
+                self.progs[t.index()].iter.c_duration_ns += work_ns;
                 if work_ns > 0 {
-                    let until_exec = self.sched.exec_runtime(t) + work_ns;
-                    self.progs[t.index()].segment = Segment::Work { until_exec };
+                    let exec = self.sched.exec_runtime(t);
+                    let prog = &mut self.progs[t.index()];
+                    prog.segment = Segment::Work {
+                        until_exec: exec + work_ns,
+                    };
+                    prog.iter.run_from = Some((now, exec));
                 }
             }
             Event::Runtime { wall_ns } => {
+                self.progs[t.index()].iter.c_duration_ns += wall_ns;
                 if wall_ns > 0 {
-                    self.progs[t.index()].segment = Segment::Wall {
+                    let exec = self.sched.exec_runtime(t);
+                    let prog = &mut self.progs[t.index()];
+                    prog.segment = Segment::Wall {
                         until: now + wall_ns,
                     };
+                    prog.iter.run_from = Some((now, exec));
                 }
             }
             Event::Sleep { ns } => {
@@ -596,6 +633,16 @@ impl<'a> Engine<'a> {
             *t_next = now;
         }
         let wake_at = *t_next;
+        // rt-app's figures: the slack is measured against the expiry, before a relative
+        // timer is reset; a timer reached late zeroes the wakeup latency.
+        let iter = &mut self.progs[t.index()].iter;
+        iter.c_period_ns += period_ns;
+        iter.slack_ns = expiry as i64 - now as i64;
+        if wake_at > now {
+            iter.timer_wake = Some(wake_at);
+        } else {
+            iter.wu_lat_ns = 0;
+        }
         // One period of a timer task ends here; it should have ended by the expiry.
         self.end_activation(t, Some(expiry));
         if wake_at > now {
@@ -636,6 +683,72 @@ impl<'a> Engine<'a> {
         }
     }
 
+    // ----- rt-app's markers and statistics -----------------------------------------------------
+
+    /// A `run` or `runtime` event is over: account its wall time and the CPU time it got.
+    fn end_run_event(&mut self, t: TaskId) {
+        if let Some((wall0, exec0)) = self.progs[t.index()].iter.run_from.take() {
+            let exec = self.sched.exec_runtime(t);
+            let iter = &mut self.progs[t.index()].iter;
+            iter.run_ns += self.now - wall0;
+            iter.perf_ns += exec.saturating_sub(exec0);
+        }
+    }
+
+    fn start_iteration(&mut self, t: TaskId, cpu: usize) {
+        let prog = &mut self.progs[t.index()];
+        prog.iter = IterStats {
+            start_ns: self.now,
+            ..IterStats::default()
+        };
+        let (thread_loop, phase, phase_loop) = prog.loop_position();
+        self.emit(Trace::RtappLoopStart {
+            task: t,
+            cpu: cpu as u32,
+            thread_loop,
+            phase: phase as u32,
+            phase_loop,
+        });
+    }
+
+    fn end_iteration(&mut self, t: TaskId, cpu: usize) {
+        let prog = &self.progs[t.index()];
+        let (thread_loop, phase, phase_loop) = prog.loop_position();
+        let it = &prog.iter;
+        let stats = RtappStats {
+            perf_ns: it.perf_ns,
+            run_ns: it.run_ns,
+            period_ns: self.now - it.start_ns,
+            start_ns: it.start_ns,
+            end_ns: self.now,
+            slack_ns: it.slack_ns,
+            c_duration_ns: it.c_duration_ns,
+            c_period_ns: it.c_period_ns,
+            wu_lat_ns: it.wu_lat_ns,
+        };
+        self.emit(Trace::RtappLoopEnd {
+            task: t,
+            cpu: cpu as u32,
+            thread_loop,
+            phase: phase as u32,
+            phase_loop,
+            stats,
+        });
+    }
+
+    fn trace_rtapp_event(&mut self, t: TaskId, cpu: usize, ev: Event) {
+        let prog = &self.progs[t.index()];
+        let (phase, id) = prog.event_position();
+        let desc = self.descs[prog.spec][phase][id].clone();
+        self.emit(Trace::RtappEvent {
+            task: t,
+            cpu: cpu as u32,
+            id: id as u32,
+            kind: event_kind(&ev),
+            desc,
+        });
+    }
+
     // ----- activations ------------------------------------------------------------------------
 
     fn start_activation(&mut self, t: TaskId, release_ns: u64) {
@@ -670,6 +783,43 @@ impl<'a> Engine<'a> {
         if !self.progs[t.index()].periodic {
             self.end_activation(t, None);
         }
+    }
+}
+
+/// rt-app's `desc` of each event of `spec`: the last component of the key it was written under.
+fn event_descs(spec: &proxysched_workload::TaskSpec) -> Vec<Vec<Arc<str>>> {
+    spec.phases
+        .iter()
+        .map(|p| {
+            (0..p.events.len())
+                .map(|i| {
+                    let key = p.event_origins.get(i).map_or("", |o| o.key.as_str());
+                    Arc::from(key.rsplit('.').next().unwrap_or(key))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The event's name in rt-app's grammar.
+fn event_kind(ev: &Event) -> &'static str {
+    match ev {
+        Event::Run { .. } => "run",
+        Event::Runtime { .. } => "runtime",
+        Event::Sleep { .. } => "sleep",
+        Event::Timer { .. } => "timer",
+        Event::Yield => "yield",
+        Event::Suspend { .. } => "suspend",
+        Event::Resume { .. } => "resume",
+        Event::Barrier { .. } => "barrier",
+        Event::SemPost { .. } => "sem_post",
+        Event::SemWait { .. } => "sem_wait",
+        Event::Lock { .. } => "lock",
+        Event::Unlock { .. } => "unlock",
+        Event::Wait { .. } => "wait",
+        Event::Signal { .. } => "signal",
+        Event::Broadcast { .. } => "broad",
+        Event::Sync { .. } => "sync",
     }
 }
 

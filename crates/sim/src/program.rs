@@ -29,8 +29,29 @@ pub enum Step<'w> {
         cpus: Option<&'w [u32]>,
     },
     Event(Event),
+    /// The phase iteration's events are all done (rt-app's `rtapp_loop: event=end`).
+    EndPhase,
     /// Every loop is done: the thread exits.
     Exit,
+}
+
+/// What rt-app measures over the current phase iteration (its log columns), in ns.
+#[derive(Clone, Debug, Default)]
+pub struct IterStats {
+    pub start_ns: u64,
+    /// CPU time received in `run`/`runtime` events.
+    pub perf_ns: u64,
+    /// Wall time spent in `run`/`runtime` events.
+    pub run_ns: u64,
+    pub c_duration_ns: u64,
+    pub c_period_ns: u64,
+    pub slack_ns: i64,
+    pub wu_lat_ns: u64,
+    /// The `run`/`runtime` event in progress: (wall time, task CPU time) when it started.
+    pub run_from: Option<(u64, u64)>,
+    /// The expiry of the timer the task sleeps on; its wakeup latency is measured when it runs
+    /// again.
+    pub timer_wake: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -59,6 +80,9 @@ pub struct Program {
     pub reacquire: Option<MutexId>,
     /// Generation of the current mutex wait, for the hung-task check.
     pub lock_gen: u64,
+    /// rt-app's figures for the phase iteration in progress.
+    pub iter: IterStats,
+    phase_ended: bool,
 }
 
 impl Program {
@@ -84,7 +108,19 @@ impl Program {
             exited: false,
             reacquire: None,
             lock_gen: 0,
+            iter: IterStats::default(),
+            phase_ended: false,
         }
+    }
+
+    /// rt-app's loop indices of the current phase iteration: (thread_loop, phase, phase_loop).
+    pub fn loop_position(&self) -> (u64, usize, u64) {
+        (self.loops_done, self.phase, self.phase_iter)
+    }
+
+    /// (phase, index in the phase) of the event the last [`Program::next_step`] returned.
+    pub fn event_position(&self) -> (usize, usize) {
+        (self.phase, self.event.saturating_sub(1))
     }
 
     /// Advance to the next step. Phase and task loops wrap here.
@@ -110,6 +146,11 @@ impl Program {
                 self.event += 1;
                 return Step::Event(ev);
             }
+            if !self.phase_ended {
+                self.phase_ended = true;
+                return Step::EndPhase;
+            }
+            self.phase_ended = false;
             self.event = 0;
             self.phase_entered = false;
             self.phase_iter += 1;

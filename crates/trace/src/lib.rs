@@ -6,6 +6,12 @@
 //! `include/trace/events/sched.h` where the kernel has one.
 
 use std::fmt;
+use std::sync::Arc;
+
+pub mod chrome;
+pub mod ftrace;
+pub mod rtapp_log;
+mod sanitize;
 
 /// A task, by its index in the simulation. The pid shown to users is [`TaskId::pid`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -201,6 +207,69 @@ pub enum Event {
     },
     /// A non-fatal condition worth telling the user about.
     Warning { message: String },
+    /// rt-app's `rtapp_main: event=start`: the run begins (emitted once, at time 0).
+    RtappMainStart,
+    /// rt-app's `rtapp_main: event=end`: the run is over (emitted once, at the end).
+    RtappMainEnd,
+    /// rt-app's `rtapp_task: event=start`: `task`'s program starts on `cpu` (before its
+    /// `delay`).
+    RtappTaskStart { task: TaskId, cpu: u32 },
+    /// rt-app's `rtapp_task: event=end`: `task` finished every loop and exits.
+    RtappTaskEnd { task: TaskId, cpu: u32 },
+    /// rt-app's `rtapp_loop: event=start`: an iteration of a phase begins. `thread_loop` is
+    /// the task-level loop, `phase` the phase index, `phase_loop` the iteration of that phase.
+    RtappLoopStart {
+        task: TaskId,
+        cpu: u32,
+        thread_loop: u64,
+        phase: u32,
+        phase_loop: u64,
+    },
+    /// rt-app's `rtapp_loop: event=end` and `rtapp_stats`: the iteration ended, with what
+    /// rt-app measures over it (one row of its log file).
+    RtappLoopEnd {
+        task: TaskId,
+        cpu: u32,
+        thread_loop: u64,
+        phase: u32,
+        phase_loop: u64,
+        stats: RtappStats,
+    },
+    /// rt-app's `rtapp_event`: `task` starts event `id` of its phase (`kind` is the event's
+    /// type as rt-app's grammar names it, `desc` the key it was written under, e.g. `run1`).
+    RtappEvent {
+        task: TaskId,
+        cpu: u32,
+        id: u32,
+        kind: &'static str,
+        desc: Arc<str>,
+    },
+}
+
+/// What rt-app measures over one phase iteration, in nanoseconds (rt-app prints microseconds;
+/// the writers convert). Field names follow rt-app's log columns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RtappStats {
+    /// Work done in `run` and `runtime` events: the CPU time they got. rt-app counts
+    /// calibration loops; here one loop is one nanosecond of work.
+    pub perf_ns: u64,
+    /// Wall time spent in `run` and `runtime` events (preemption included).
+    pub run_ns: u64,
+    /// Wall time of the whole iteration.
+    pub period_ns: u64,
+    /// When the iteration started and ended (simulated time).
+    pub start_ns: u64,
+    pub end_ns: u64,
+    /// Timer expiry minus the time the task reached its `timer` event (the last one of the
+    /// iteration); negative if it was late. 0 without a timer.
+    pub slack_ns: i64,
+    /// Configured `run`/`runtime` time of the iteration.
+    pub c_duration_ns: u64,
+    /// Configured `timer` periods of the iteration.
+    pub c_period_ns: u64,
+    /// Sum over the iteration's timers of (time the task ran again - timer expiry); reset to 0
+    /// by a timer the task reached late, as rt-app does.
+    pub wu_lat_ns: u64,
 }
 
 /// A consumer of the tracepoint stream.
@@ -218,5 +287,21 @@ pub struct Recorder {
 impl Sink for Recorder {
     fn record(&mut self, at_ns: u64, event: &Event) {
         self.events.push((at_ns, event.clone()));
+    }
+}
+
+/// Nanoseconds to microseconds rounded half up, as rt-app converts its clock readings
+/// (`lround(ns / 1000.0)`).
+pub fn us_rounded(ns: u64) -> u64 {
+    ns / 1000 + u64::from(ns % 1000 >= 500)
+}
+
+/// [`us_rounded`] for signed values: halves round away from zero, as `lround()` does.
+pub fn us_rounded_signed(ns: i64) -> i64 {
+    let us = us_rounded(ns.unsigned_abs()) as i64;
+    if ns < 0 {
+        -us
+    } else {
+        us
     }
 }
