@@ -50,16 +50,22 @@ pub struct RunArgs {
     /// Write the metrics JSON (schema proxysched-metrics/1) here.
     #[arg(long, value_name = "PATH")]
     pub metrics: Option<PathBuf>,
-    /// Write a trace here (.txt: ftrace text, .json: Perfetto). Not supported yet.
+    /// Write a trace here while the simulation runs: PATH.txt for ftrace text as the kernel
+    /// prints it, PATH.json for Chrome JSON that Perfetto opens (the ftrace text plus lock,
+    /// proxy and counter tracks).
     #[arg(long, value_name = "PATH")]
     pub trace: Option<PathBuf>,
+    /// Write one rt-app log per task in DIR (created if needed), named and laid out as
+    /// rt-app's: DIR/rt-app-<task>-<index>.log.
+    #[arg(long, value_name = "DIR")]
+    pub rtapp_logs: Option<PathBuf>,
     /// Write an HTML report here. Not supported yet.
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
     /// Check the scheduler's invariants after every event; a violation exits with code 1.
     #[arg(long)]
     pub check: bool,
-    /// Print nothing on success.
+    /// Print nothing on success (no summary, no progress bar).
     #[arg(long, short)]
     pub quiet: bool,
 }

@@ -1,12 +1,13 @@
 //! The subcommands.
 
-use proxysched::{simulate, simulate_modes, Failure};
+use proxysched::{simulate, simulate_modes, Failure, Fanout};
 use proxysched_report::table;
 use proxysched_sim::{Overrides, RunConfig};
+use proxysched_trace::Sink;
 use proxysched_workload::Workload;
 
 use crate::args::{Cli, Command, CompareArgs, RunArgs, ValidateArgs};
-use crate::output::write_atomically;
+use crate::output::{finish_rtapp_logs, rtapp_logs, write_atomically, Progress, TraceFile};
 
 pub fn dispatch(cli: Cli) -> Result<(), Failure> {
     match cli.command {
@@ -47,9 +48,6 @@ fn validate(a: ValidateArgs) -> Result<(), Failure> {
 }
 
 fn run(a: RunArgs) -> Result<(), Failure> {
-    if a.trace.is_some() {
-        return Err(Failure::input("--trace: traces are not supported yet"));
-    }
     if a.report.is_some() {
         return Err(Failure::input(
             "--report: HTML reports are not supported yet",
@@ -57,7 +55,35 @@ fn run(a: RunArgs) -> Result<(), Failure> {
     }
     let w = load(a.file.as_deref())?;
     let cfg = RunConfig::resolve(&w, &a.sim.overrides(a.inherit.map(|i| i.mode())));
-    let metrics = simulate(&w, &cfg, a.check, None)?;
+    // Trace and logs are written while the simulation runs; dropped on failure, they leave no
+    // file behind.
+    let mut trace = match &a.trace {
+        Some(p) => Some(TraceFile::create(p, cfg.sched.nr_cpus)?),
+        None => None,
+    };
+    let mut logs = match &a.rtapp_logs {
+        Some(dir) => Some(rtapp_logs(dir, &w)?),
+        None => None,
+    };
+    let mut progress = Progress::new(cfg.duration_ns, a.quiet);
+    let result = {
+        let mut sinks: Vec<&mut dyn Sink> = vec![&mut progress];
+        if let Some(t) = trace.as_mut() {
+            sinks.push(t);
+        }
+        if let Some(l) = logs.as_mut() {
+            sinks.push(l);
+        }
+        simulate(&w, &cfg, a.check, Some(&mut Fanout(sinks)))
+    };
+    progress.finish();
+    let metrics = result?;
+    if let Some(t) = trace {
+        t.finish(metrics.end_ns)?;
+    }
+    if let (Some(l), Some(dir)) = (logs, &a.rtapp_logs) {
+        finish_rtapp_logs(l, dir)?;
+    }
     if let Some(path) = &a.metrics {
         write_atomically(path, metrics.to_json().as_bytes())?;
     }

@@ -41,6 +41,17 @@ impl Sink for Tee<'_> {
     }
 }
 
+/// Forwards every event to each sink in turn.
+pub struct Fanout<'a>(pub Vec<&'a mut dyn Sink>);
+
+impl Sink for Fanout<'_> {
+    fn record(&mut self, at_ns: u64, event: &proxysched_trace::Event) {
+        for s in &mut self.0 {
+            s.record(at_ns, event);
+        }
+    }
+}
+
 /// Simulate `w` and build its metrics. With `check`, the core's invariants are verified after
 /// every event and a violation fails the run with exit code 1. `extra` receives the whole
 /// tracepoint stream too.

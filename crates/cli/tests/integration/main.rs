@@ -12,3 +12,4 @@ mod fair;
 mod locking;
 mod proxy;
 mod rt;
+mod traces;
