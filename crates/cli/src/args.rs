@@ -27,6 +27,42 @@ pub enum Command {
     Compare(CompareArgs),
     /// Parse and resolve a workload without running it.
     Validate(ValidateArgs),
+    /// Randomized workloads with the scheduler's invariants checked after every event.
+    Torture(TortureArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TortureArgs {
+    /// Seed of the whole session; run k uses a sub-seed derived from it.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+    /// Number of randomized runs.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub runs: u64,
+    /// Fix the CPU count of every run (default: drawn per run, 1-64).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub cpus: Option<u32>,
+    /// Fix the inheritance mode of every run (default: drawn per run).
+    #[arg(long, value_enum)]
+    pub inherit: Option<InheritArg>,
+    /// Fix the proxy level of every run (default: drawn per run).
+    #[arg(long, value_enum)]
+    pub proxy_level: Option<ProxyLevelArg>,
+    /// Simulated time per run, in seconds.
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "0.5")]
+    pub duration: u64,
+    /// Run each workload twice and compare a hash of the full event stream.
+    #[arg(long)]
+    pub determinism_check: bool,
+    /// Where to write the workload of a failing run (default: the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Write every run's workload to --out before running it, not only failing ones.
+    #[arg(long)]
+    pub keep_workloads: bool,
+    /// Print only the summary and failures.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug)]
@@ -174,6 +210,16 @@ pub enum ProxyLevelArg {
     Full,
 }
 
+impl ProxyLevelArg {
+    pub fn level(self) -> ProxyLevel {
+        match self {
+            ProxyLevelArg::SingleRq => ProxyLevel::SingleRq,
+            ProxyLevelArg::DonorMigration => ProxyLevel::DonorMigration,
+            ProxyLevelArg::Full => ProxyLevel::Full,
+        }
+    }
+}
+
 impl InheritArg {
     pub fn mode(self) -> Inherit {
         match self {
@@ -192,11 +238,7 @@ impl SimFlags {
             cpus: self.cpus,
             duration_ns: self.duration,
             inherit,
-            proxy_level: self.proxy_level.map(|l| match l {
-                ProxyLevelArg::SingleRq => ProxyLevel::SingleRq,
-                ProxyLevelArg::DonorMigration => ProxyLevel::DonorMigration,
-                ProxyLevelArg::Full => ProxyLevel::Full,
-            }),
+            proxy_level: self.proxy_level.map(ProxyLevelArg::level),
             hz: self.hz,
             seed: self.seed,
             switch_cost_ns: self.switch_cost_ns,

@@ -6,7 +6,7 @@ use proxysched_sim::{Overrides, RunConfig};
 use proxysched_trace::Sink;
 use proxysched_workload::Workload;
 
-use crate::args::{Cli, Command, CompareArgs, RunArgs, ValidateArgs};
+use crate::args::{Cli, Command, CompareArgs, RunArgs, TortureArgs, ValidateArgs};
 use crate::output::{finish_rtapp_logs, rtapp_logs, write_atomically, Progress, TraceFile};
 
 pub fn dispatch(cli: Cli) -> Result<(), Failure> {
@@ -14,6 +14,79 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Run(a) => run(a),
         Command::Compare(a) => compare(a),
         Command::Validate(a) => validate(a),
+        Command::Torture(a) => torture(a),
+    }
+}
+
+fn torture(a: TortureArgs) -> Result<(), Failure> {
+    use proxysched::torture::{torture, TortureOptions};
+    let o = TortureOptions {
+        seed: a.seed,
+        runs: a.runs,
+        cpus: a.cpus,
+        inherit: a.inherit.map(|i| i.mode()),
+        proxy_level: a.proxy_level.map(|l| l.level()),
+        duration_ns: a.duration,
+        determinism_check: a.determinism_check,
+        planted_bug: None,
+    };
+    println!(
+        "proxysched torture: seed {} runs {} duration {} ms{}",
+        o.seed,
+        o.runs,
+        o.duration_ns / 1_000_000,
+        if o.determinism_check {
+            ", determinism check"
+        } else {
+            ""
+        }
+    );
+    let dir = a.out.unwrap_or_else(|| std::path::PathBuf::from("."));
+    let summary = torture(&o, |g| {
+        if !a.quiet {
+            println!("{}", g.describe());
+        }
+        if a.keep_workloads {
+            let file = dir.join(format!("torture-{}.json", g.seed));
+            if let Err(f) = write_atomically(&file, g.json.as_bytes()) {
+                eprintln!("proxysched: warning: {}", f.message);
+            }
+        }
+    });
+    for v in &summary.violations {
+        let file = dir.join(format!("torture-{}.json", v.generated.seed));
+        write_atomically(&file, v.generated.json.as_bytes())?;
+        println!("\nVIOLATION in {}", v.generated.describe());
+        println!("  {}", v.message);
+        println!("  workload written to {}", file.display());
+        println!(
+            "  replay: proxysched run {} --check --duration {}.{:09}",
+            file.display(),
+            o.duration_ns / 1_000_000_000,
+            o.duration_ns % 1_000_000_000
+        );
+        if !v.last_events.is_empty() {
+            println!("  last events:");
+            for e in &v.last_events {
+                println!("    {e}");
+            }
+        }
+    }
+    println!(
+        "\n{} runs, {} events, {} violations, {} deadlocks",
+        summary.runs,
+        summary.events,
+        summary.violations.len(),
+        summary.deadlocks
+    );
+    if summary.violations.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::check(format!(
+            "{} of {} runs violated an invariant",
+            summary.violations.len(),
+            summary.runs
+        )))
     }
 }
 

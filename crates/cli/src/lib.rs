@@ -1,6 +1,8 @@
 //! The library behind the `proxysched` binary: one simulation from workload to metrics, shared
 //! by the commands and by the integration tests.
 
+pub mod torture;
+
 use proxysched_report::metrics::CompareDoc;
 use proxysched_report::{ConfigDoc, MetricsDoc, MetricsSink};
 use proxysched_sim::{Engine, Overrides, RunConfig};

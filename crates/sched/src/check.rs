@@ -36,6 +36,14 @@ impl Sched {
             if !throttled {
                 queued_on[cpu] += 1;
             }
+            // Only a blocked donor may sit on a CPU outside its affinity (it is only lending
+            // its context there); once woken it must be back where it may run.
+            if !t.is_blocked && !t.cpus_allowed.test(cpu) && rq.curr != Some(p) {
+                return Err(format!(
+                    "{} ({p}) is runnable on cpu{cpu}, outside its affinity {:?}",
+                    t.name, t.cpus_allowed
+                ));
+            }
             if t.state == TaskState::Dead {
                 return Err(format!("{} ({p}) is dead but still queued", t.name));
             }
@@ -85,6 +93,10 @@ impl Sched {
             }
         }
         for (i, m) in self.mutexes.iter().enumerate() {
+            // Handoff: a mutex with waiters always has an owner, so no waiter can be forgotten.
+            if m.owner.is_none() && !m.waiters.is_empty() {
+                return Err(format!("mutex {} is free but has waiters", m.name));
+            }
             if let Some(o) = m.owner {
                 if !self.task(o).held.contains(&crate::mutex::MutexId(i as u32)) {
                     return Err(format!(

@@ -39,6 +39,16 @@ pub struct SchedConfig {
     /// Delay of a wakeup sent to another CPU (the `TTWU_QUEUE` IPI); only mutex handoffs
     /// are delayed by it in the core.
     pub ipi_latency_ns: u64,
+    /// A bug planted on purpose, so tests can show the torture run catches it. Never set
+    /// outside tests; nothing on the command line or in a workload reaches it.
+    pub planted_bug: Option<PlantedBug>,
+}
+
+/// Bugs the torture tests plant to prove they would be caught.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlantedBug {
+    /// A woken donor that was proxy-migrated stays on the foreign CPU instead of going back.
+    SkipReturnMigration,
 }
 
 impl Default for SchedConfig {
@@ -55,6 +65,7 @@ impl Default for SchedConfig {
             inherit: Inherit::None,
             proxy_level: ProxyLevel::Full,
             ipi_latency_ns: 0,
+            planted_bug: None,
         }
     }
 }

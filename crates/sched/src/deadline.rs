@@ -335,13 +335,16 @@ impl DlSchedClass {
         let Some(next) = Self::earliest_pushable(s, cpu, None) else {
             return false;
         };
-        if let Some(d) = s.rqs[cpu].donor {
+        // It would preempt what runs here (the idle task included): run it here instead.
+        let preempts_here = s.rqs[cpu].donor.is_none_or(|d| {
             let dt = &s.tasks[d.index()];
-            if dt.class() != ClassId::Deadline || s.tasks[next.index()].dl.deadline < dt.dl.deadline
-            {
+            dt.class() != ClassId::Deadline || s.tasks[next.index()].dl.deadline < dt.dl.deadline
+        });
+        if preempts_here {
+            if s.rqs[cpu].donor.is_some() {
                 s.resched_curr(cpu);
-                return false;
             }
+            return false;
         }
         let exec = s.push_exec_ctx(cpu, next).unwrap_or(next);
         match Self::find_later_rq(s, next, exec) {
@@ -513,6 +516,10 @@ impl SchedClass for DlSchedClass {
         if s.rqs[cpu].dl.dl_nr_running < 2 {
             return;
         }
-        while Self::push_dl_task(s, cpu) {}
+        for _ in 0..s.rqs[cpu].dl.dl_nr_running {
+            if !Self::push_dl_task(s, cpu) {
+                break;
+            }
+        }
     }
 }

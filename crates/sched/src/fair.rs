@@ -262,7 +262,10 @@ impl FairSchedClass {
             .queued()
             .filter(|&p| {
                 let t = &s.tasks[p.index()];
-                Some(p) != rq.curr && !t.is_blocked && t.cpus_allowed.test(dst)
+                Some(p) != rq.curr
+                    && !t.is_blocked
+                    && t.cpus_allowed.test(dst)
+                    && !s.is_proxy_owner_here(src, p)
             })
             .min_by_key(|&p| (s.tasks[p.index()].se.last_picked_ns, p))
     }

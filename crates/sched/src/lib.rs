@@ -21,7 +21,7 @@ pub mod rt;
 pub mod task;
 
 pub use crate::attr::{ClassId, Policy, SchedAttr};
-pub use crate::core::{Outbox, Sched, SchedConfig, TimerRequest};
+pub use crate::core::{Outbox, PlantedBug, Sched, SchedConfig, TimerRequest};
 pub use crate::cpumask::{CpuMask, NR_CPUS};
 pub use crate::deadline::DlAdmissionError;
 pub use crate::mutex::{Inherit, LockResult, Mutex, MutexId, ProxyLevel};

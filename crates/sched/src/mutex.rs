@@ -194,6 +194,10 @@ impl Sched {
         if let Some(n) = next {
             self.wake_mutex_waiter(n, cpu);
         }
+        if self.rqs[cpu].donor != self.rqs[cpu].curr {
+            // Running as a proxy, the owner just changed its donor's chain: walk it again.
+            self.resched_curr(cpu);
+        }
         true
     }
 

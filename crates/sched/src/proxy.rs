@@ -346,13 +346,19 @@ impl Sched {
             target_cpu: wake_cpu as u32,
             reason: WakeReason::Mutex,
         });
-        if cpu != wake_cpu || !self.tasks[n.index()].cpus_allowed.test(cpu) {
+        let skip_return =
+            self.cfg.planted_bug == Some(crate::core::PlantedBug::SkipReturnMigration);
+        if (cpu != wake_cpu || !self.tasks[n.index()].cpus_allowed.test(cpu)) && !skip_return {
             self.proxy_case(n, ProxyCase::ReturnMigration);
             if self.rqs[cpu].donor == Some(n) {
                 self.proxy_reset_donor(cpu);
             }
             self.update_curr(cpu);
             self.deactivate_task(cpu, n, DEQUEUE_MIGRATING);
+            if self.rqs[cpu].curr.is_none() {
+                // The CPU may have gone idle waiting for this very wakeup (`owner_is_self`).
+                self.resched_curr(cpu);
+            }
             let dest =
                 class(self.tasks[n.index()].class()).select_task_rq(self, n, wake_cpu, false);
             self.set_task_cpu(n, dest);
@@ -399,10 +405,26 @@ impl Sched {
                 return None;
             }
             *self.find_exec_ctx(cpu, p)?.last()?
+        } else if self.is_proxy_owner_here(cpu, p) {
+            // The owner and the donors that came to run it are one unit: pushing the owner
+            // alone would strand them (they follow through the donor's chain instead).
+            return None;
         } else {
             p
         };
         (self.tasks[exec.index()].nr_cpus_allowed > 1).then_some(exec)
+    }
+
+    /// Is `p` the owner of a mutex that a blocked task queued on `cpu` waits for? Then `p`
+    /// and that donor are one unit for push/pull and load balancing.
+    pub(crate) fn is_proxy_owner_here(&self, cpu: usize, p: TaskId) -> bool {
+        self.cfg.inherit == Inherit::Proxy
+            && self.tasks[p.index()].held.iter().any(|m| {
+                self.mutexes[m.index()].waiters.iter().any(|&w| {
+                    let t = &self.tasks[w.index()];
+                    t.is_blocked && t.on_rq && t.cpu as usize == cpu
+                })
+            })
     }
 
     /// `find_exec_ctx()`: the chain from blocked `p` to the runnable owner at its end, if every

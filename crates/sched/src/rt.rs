@@ -142,11 +142,18 @@ impl RtSchedClass {
             return false;
         };
         let next_prio = s.tasks[next.index()].prio;
-        if let Some(donor) = s.rqs[cpu].donor {
-            if next_prio < s.tasks[donor.index()].prio {
+        // It would preempt what runs here (the idle task included): run it here instead,
+        // unless RT is throttled here.
+        let here = s.rqs[cpu]
+            .donor
+            .map_or(i32::MAX, |d| s.tasks[d.index()].prio);
+        if next_prio < here && !s.rqs[cpu].rt.rt_throttled {
+            // An idle CPU was already told when the task was queued, or idles on purpose
+            // (waiting for a wakeup in flight, `owner_is_self`).
+            if s.rqs[cpu].donor.is_some() {
                 s.resched_curr(cpu);
-                return false;
             }
+            return false;
         }
         let exec = s.push_exec_ctx(cpu, next).unwrap_or(next);
         let Some(target) = Self::find_lowest_rq(s, next, exec) else {
@@ -328,7 +335,11 @@ impl SchedClass for RtSchedClass {
         if s.rqs[cpu].rt.rt_nr_running < 2 {
             return;
         }
-        // Bounded like the kernel's loop: each push moves one task off this CPU.
-        while Self::push_rt_task(s, cpu) {}
+        // Each push moves at least one task off this CPU.
+        for _ in 0..s.rqs[cpu].rt.rt_nr_running {
+            if !Self::push_rt_task(s, cpu) {
+                break;
+            }
+        }
     }
 }

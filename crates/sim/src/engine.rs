@@ -327,6 +327,15 @@ impl<'a> Engine<'a> {
         let mut segment_end = None;
         loop {
             if self.sched.rq(cpu).need_resched {
+                // Rescheduling that never settles at one instant is a livelock in the model;
+                // the budget for program steps catches it.
+                self.steps_at_instant += 1;
+                if self.steps_at_instant > MAX_STEPS_PER_INSTANT {
+                    return Err(SimError::Livelock {
+                        cpu: cpu as u32,
+                        at_ns: self.now,
+                    });
+                }
                 self.sched.schedule(cpu);
                 self.flush();
             }

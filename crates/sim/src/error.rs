@@ -15,4 +15,7 @@ pub enum SimError {
          loop without run, sleep or a blocking event); the simulation cannot advance"
     )]
     NoProgress { task: String, at_ns: u64 },
+    /// A bug in proxysched, not in the workload: reported rather than spinning forever.
+    #[error("cpu{cpu} keeps rescheduling at t={at_ns} ns without settling (a livelock in the scheduler model; please report it with this workload)")]
+    Livelock { cpu: u32, at_ns: u64 },
 }

@@ -12,4 +12,5 @@ mod fair;
 mod locking;
 mod proxy;
 mod rt;
+mod torture;
 mod traces;
