@@ -101,6 +101,10 @@ pub struct RunArgs {
     /// Check the scheduler's invariants after every event; a violation exits with code 1.
     #[arg(long)]
     pub check: bool,
+    /// Simulate twice and compare a hash of the whole event stream; a difference exits with
+    /// code 1.
+    #[arg(long)]
+    pub determinism_check: bool,
     /// Print nothing on success (no summary, no progress bar).
     #[arg(long, short)]
     pub quiet: bool,

@@ -3,7 +3,7 @@
 use proxysched::{simulate, simulate_modes, Failure, Fanout};
 use proxysched_report::table;
 use proxysched_sim::{Overrides, RunConfig};
-use proxysched_trace::Sink;
+use proxysched_trace::{Sink, StreamHash};
 use proxysched_workload::Workload;
 
 use crate::args::{Cli, Command, CompareArgs, RunArgs, TortureArgs, ValidateArgs};
@@ -139,8 +139,9 @@ fn run(a: RunArgs) -> Result<(), Failure> {
         None => None,
     };
     let mut progress = Progress::new(cfg.duration_ns, a.quiet);
+    let mut first_hash = StreamHash::default();
     let result = {
-        let mut sinks: Vec<&mut dyn Sink> = vec![&mut progress];
+        let mut sinks: Vec<&mut dyn Sink> = vec![&mut progress, &mut first_hash];
         if let Some(t) = trace.as_mut() {
             sinks.push(t);
         }
@@ -151,6 +152,20 @@ fn run(a: RunArgs) -> Result<(), Failure> {
     };
     progress.finish();
     let metrics = result?;
+    if a.determinism_check {
+        let mut again = StreamHash::default();
+        simulate(&w, &cfg, a.check, Some(&mut again))?;
+        if again.value() != first_hash.value() {
+            return Err(Failure::check(format!(
+                "nondeterminism: the same run produced different event streams \
+                 ({} events, hash {:016x}; then {} events, hash {:016x})",
+                first_hash.events(),
+                first_hash.value(),
+                again.events(),
+                again.value()
+            )));
+        }
+    }
     if let Some(t) = trace {
         t.finish(metrics.end_ns)?;
     }

@@ -16,7 +16,7 @@ use rand_chacha::ChaCha8Rng;
 
 use proxysched_sched::{Inherit, PlantedBug, ProxyLevel};
 use proxysched_sim::{Engine, Overrides, RunConfig};
-use proxysched_trace::{Event, Sink};
+use proxysched_trace::{Event, Sink, StreamHash};
 use proxysched_workload::parse_str;
 
 /// Knobs of a torture session; `None` lets each run draw its own.
@@ -255,7 +255,7 @@ pub fn generate(run: u64, seed: u64, o: &TortureOptions) -> Generated {
 /// The last events, and a hash of all of them, for failure reports and determinism checks.
 struct Flight {
     ring: VecDeque<(u64, Event)>,
-    hash: u64,
+    hash: StreamHash,
     deadlocks: u64,
 }
 
@@ -267,10 +267,7 @@ impl Sink for Flight {
             self.ring.pop_front();
         }
         self.ring.push_back((at_ns, event.clone()));
-        // FNV-1a over a canonical text form of the event.
-        for b in format!("{at_ns} {event:?}\n").bytes() {
-            self.hash = (self.hash ^ b as u64).wrapping_mul(0x100_0000_01b3);
-        }
+        self.hash.record(at_ns, event);
         if matches!(event, Event::Deadlock { .. }) {
             self.deadlocks += 1;
         }
@@ -296,7 +293,7 @@ fn simulate_one(g: &Generated, o: &TortureOptions) -> Result<Outcome, (String, V
     cfg.sched.planted_bug = o.planted_bug;
     let mut flight = Flight {
         ring: VecDeque::with_capacity(RING),
-        hash: 0xcbf2_9ce4_8422_2325,
+        hash: StreamHash::default(),
         deadlocks: 0,
     };
     let mut violation = None;
@@ -331,7 +328,7 @@ fn simulate_one(g: &Generated, o: &TortureOptions) -> Result<Outcome, (String, V
         Ok(Ok(_)) if violation.is_some() => Err((violation.unwrap_or_default(), last(&flight))),
         Ok(Ok(summary)) => Ok(Outcome {
             events: summary.events,
-            hash: flight.hash,
+            hash: flight.hash.value(),
             deadlocks: flight.deadlocks,
         }),
     }

@@ -10,8 +10,11 @@ use std::sync::Arc;
 
 pub mod chrome;
 pub mod ftrace;
+mod hash;
 pub mod rtapp_log;
 mod sanitize;
+
+pub use hash::StreamHash;
 
 /// A task, by its index in the simulation. The pid shown to users is [`TaskId::pid`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -38,7 +41,7 @@ impl fmt::Display for TaskId {
 }
 
 /// The state a task leaves the CPU in, as `sched_switch` reports `prev_state`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PrevState {
     /// Still runnable: preempted, yielded, or its slice ran out (`R+` in ftrace).
     Preempted,
@@ -63,7 +66,7 @@ impl PrevState {
 }
 
 /// Why a task was woken, for metrics that separate wakeups from activations.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum WakeReason {
     Sleep,
     Timer,
@@ -75,7 +78,7 @@ pub enum WakeReason {
 }
 
 /// One tracepoint. Times are carried by [`Sink::record`], not by the event.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Event {
     /// A task exists (emitted once, before it first runs). `prio` is the kernel prio
     /// (-1 for DEADLINE, 99 - rt_priority for RT, 120 + nice for fair tasks).
@@ -248,7 +251,7 @@ pub enum Event {
 
 /// What rt-app measures over one phase iteration, in nanoseconds (rt-app prints microseconds;
 /// the writers convert). Field names follow rt-app's log columns.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct RtappStats {
     /// Work done in `run` and `runtime` events: the CPU time they got. rt-app counts
     /// calibration loops; here one loop is one nanosecond of work.

@@ -156,3 +156,23 @@ fn validate_accepts_a_good_file() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("ok"));
 }
+
+#[test]
+fn the_determinism_check_passes_on_the_demo() {
+    let out = proxysched(&[
+        "run",
+        "--duration",
+        "0.3",
+        "--inherit",
+        "proxy",
+        "--check",
+        "--determinism-check",
+        "--quiet",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
