@@ -87,17 +87,17 @@ fn runs_are_reproducible_from_their_seed() {
 }
 
 #[test]
-fn the_torture_command_prints_the_same_thing_twice_and_exits_0() {
-    let dir = tempfile::tempdir().unwrap();
-    let run = || {
+fn the_torture_command_writes_the_same_files_twice_and_exits_0() {
+    let run = |dir: &std::path::Path| {
         std::process::Command::new(env!("CARGO_BIN_EXE_proxysched"))
             .args(["torture", "--seed", "3", "--runs", "8", "--duration", "0.1"])
-            .arg("--out")
-            .arg(dir.path())
+            .args(["--keep-workloads", "--out"])
+            .arg(dir)
             .output()
             .unwrap()
     };
-    let (a, b) = (run(), run());
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = (run(d1.path()), run(d2.path()));
     assert_eq!(
         a.status.code(),
         Some(0),
@@ -110,5 +110,25 @@ fn the_torture_command_prints_the_same_thing_twice_and_exits_0() {
     assert!(
         text.contains("8 runs,") && text.contains("0 violations"),
         "{text}"
+    );
+    let files = |d: &std::path::Path| {
+        let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| {
+                let p = e.unwrap().path();
+                (
+                    p.file_name().unwrap().to_string_lossy().into_owned(),
+                    std::fs::read(&p).unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let (fa, fb) = (files(d1.path()), files(d2.path()));
+    assert_eq!(fa.len(), 8);
+    assert_eq!(
+        fa, fb,
+        "the generated workloads differ between two runs of one seed"
     );
 }
