@@ -1,20 +1,6 @@
 //! The binary: exit codes and messages for bad input, the metrics file, determinism.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn proxysched(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_proxysched"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p.display().to_string()
-}
+use crate::common::{proxysched, write};
 
 /// Runs and expects exit 2 with a message that names the file, the line and the key.
 fn assert_bad_input(text: &str, line: u32, key: &str) {

@@ -70,3 +70,22 @@ pub fn with_inherit(mut o: Overrides, inherit: proxysched_sched::Inherit) -> Ove
     o.inherit = Some(inherit);
     o
 }
+
+/// Runs the `proxysched` binary.
+pub fn proxysched(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_proxysched"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+/// Writes `text` to `dir/name` and returns the path as a string.
+pub fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}

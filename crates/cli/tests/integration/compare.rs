@@ -1,12 +1,9 @@
 //! `proxysched compare`: the same workload under each inheritance mode, side by side.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
 use proxysched::simulate_modes;
 use proxysched_workload::{parse_str, Inherit};
 
-use crate::common::{overrides, SEC};
+use crate::common::{overrides, proxysched, stderr, write, SEC};
 
 /// Lock-free: every mode must schedule it identically.
 const LOCK_FREE: &str = r#"{ "tasks": {
@@ -20,23 +17,6 @@ const LOCK_FREE: &str = r#"{ "tasks": {
 const WITH_LOCK: &str = r#"{ "tasks": {
     "a": { "loop": 3, "lock": "m", "run": 100, "unlock": "m", "sleep": 50 },
     "b": { "loop": 3, "lock": "m", "run": 100, "unlock": "m", "sleep": 50 } } }"#;
-
-fn proxysched(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_proxysched"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p.display().to_string()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 #[test]
 fn lock_free_workloads_schedule_identically_in_every_mode() {

@@ -6,7 +6,7 @@ mod validator;
 
 use std::io::Cursor;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use proxysched::simulate;
 use proxysched_sim::{Overrides, RunConfig};
@@ -16,7 +16,7 @@ use proxysched_trace::Sink;
 use proxysched_workload::{builtin_demo, parse_str, Inherit, Workload};
 use validator::{check_chrome, check_ftrace, Chrome, Ftrace};
 
-use crate::common::{overrides, with_inherit, MS, SEC};
+use crate::common::{overrides, proxysched, stderr, with_inherit, MS, SEC};
 
 /// The Mars Pathfinder inversion of `locking.rs`, in 1 ms units.
 const PATHFINDER: &str = r#"{ "tasks": {
@@ -36,17 +36,6 @@ const RT_DL_MIX: &str = r#"{ "tasks": {
     "rr": { "policy": "SCHED_RR", "priority": 10, "instance": 2, "run": 5000, "sleep": 1000 },
     "logger": { "priority": 5, "lock": "bus", "run": 2500, "unlock": "bus", "sleep": 4000 },
     "batch": { "policy": "SCHED_BATCH", "instance": 2, "run": 20000 } } }"#;
-
-fn proxysched(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_proxysched"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 /// Simulate with both writers attached and validate what they wrote.
 fn traced(w: &Workload, o: Overrides) -> (Ftrace, Chrome, String) {
