@@ -28,7 +28,6 @@
 
 use std::collections::BTreeMap;
 
-use hdrhistogram::Histogram;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
@@ -38,61 +37,122 @@ pub const METRICS_SCHEMA: &str = "proxysched-metrics/1";
 pub const COMPARE_SCHEMA: &str = "proxysched-compare/1";
 
 /// A latency distribution: exact count and max, percentiles to 3 significant digits
-/// (values below 2 µs are exact).
-#[derive(Clone, Debug)]
+/// (values below 2048 ns are exact; above, a value is reported as the top of its bucket, at
+/// most 1/1024 above it).
+///
+/// The buckets are HdrHistogram's for 3 significant digits (2048 sub-buckets, unit 1 ns), so
+/// the figures are the ones `hdrhistogram::Histogram::new(3)` gives, but only buckets that were
+/// hit are stored: a sorted list of (bucket, count), 12 bytes per distinct bucket, instead of
+/// a dense array that grows to ~120 KB as soon as one value reaches ~16 ms.
+#[derive(Clone, Debug, Default)]
 pub struct Distribution {
-    hist: Histogram<u64>,
+    /// Bucket indices (HdrHistogram's counts-array index), increasing.
+    keys: Vec<u32>,
+    /// Samples in the bucket at the same position of `keys`.
+    counts: Vec<u64>,
+    total: u64,
     max: u64,
 }
 
-impl Default for Distribution {
-    fn default() -> Self {
-        Distribution {
-            hist: Histogram::new(3).expect("3 significant digits is a valid precision"),
-            max: 0,
-        }
+/// log2 of HdrHistogram's `sub_bucket_half_count` for 3 significant digits (1024).
+const SUB_HALF_MAG: u32 = 10;
+const SUB_HALF: u64 = 1 << SUB_HALF_MAG;
+/// `sub_bucket_count - 1`: values up to this land in bucket 0, one per value.
+const SUB_MASK: u64 = 2 * SUB_HALF - 1;
+
+/// Which power-of-two bucket `v` falls in (`bucket_for()`).
+#[inline]
+fn bucket_of(v: u64) -> u32 {
+    (64 - (SUB_HALF_MAG + 1)) - (v | SUB_MASK).leading_zeros()
+}
+
+/// The counts-array index of `v` (`index_for()`); monotonic in `v`.
+#[inline]
+fn index_of(v: u64) -> u32 {
+    let b = bucket_of(v);
+    (((b + 1) as u64) << SUB_HALF_MAG) as u32 + (v >> b) as u32 - SUB_HALF as u32
+}
+
+/// The smallest value counted in bucket `index` and the bucket's power of two (`value_for()`).
+#[inline]
+fn lowest_of(index: u32) -> (u64, u32) {
+    let sub = (index as u64) & (SUB_HALF - 1);
+    match (index >> SUB_HALF_MAG).checked_sub(1) {
+        None => (sub, 0),
+        Some(b) => ((sub + SUB_HALF) << b, b),
     }
+}
+
+/// The largest value counted in bucket `index` (`highest_equivalent(value_for(index))`).
+#[inline]
+fn highest_of(index: u32) -> u64 {
+    let (low, b) = lowest_of(index);
+    low + ((1u64 << b) - 1)
 }
 
 impl Distribution {
     pub fn record(&mut self, v: u64) {
-        // `record` grows the histogram as needed (`saturating_record` never does: it would
-        // clamp everything from 2048 up to the initial highest trackable value, 2).
-        if self.hist.record(v).is_err() {
-            self.hist.saturating_record(v);
+        let key = index_of(v);
+        // Most samples repeat a recent bucket; the list is short and sorted.
+        match self.keys.binary_search(&key) {
+            Ok(i) => self.counts[i] += 1,
+            Err(i) => {
+                self.keys.insert(i, key);
+                self.counts.insert(i, 1);
+            }
         }
+        self.total += 1;
         self.max = self.max.max(v);
     }
 
     pub fn count(&self) -> u64 {
-        self.hist.len()
+        self.total
     }
 
     pub fn max(&self) -> u64 {
         self.max
     }
 
+    /// Buckets in use (what the memory of this distribution grows with).
+    pub fn buckets(&self) -> usize {
+        self.keys.len()
+    }
+
     /// The smallest recorded value (to histogram precision) at or above which a fraction
     /// `1 - q` of the samples lie; never above the exact maximum; 0 without samples.
+    /// (HdrHistogram's `value_at_quantile()`, capped at the maximum.)
     pub fn quantile(&self, q: f64) -> u64 {
-        if self.hist.is_empty() {
+        if self.total == 0 {
             return 0;
         }
-        self.hist.value_at_quantile(q).min(self.max)
+        let q = q.min(1.0);
+        let target = ((q * self.total as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (i, &c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= target {
+                let key = self.keys[i];
+                let v = if q == 0.0 {
+                    lowest_of(key).0
+                } else {
+                    highest_of(key)
+                };
+                return v.min(self.max);
+            }
+        }
+        0
     }
 
     /// (value, cumulative fraction in per-mille) points of the CDF, one per distinct bucket.
     pub fn cdf(&self) -> Vec<(u64, u32)> {
-        let total = self.hist.len().max(1);
+        let total = self.total.max(1);
         let mut seen = 0;
-        self.hist
-            .iter_recorded()
-            .map(|v| {
-                seen += v.count_at_value();
-                (
-                    v.value_iterated_to().min(self.max),
-                    (seen * 1000 / total) as u32,
-                )
+        self.keys
+            .iter()
+            .zip(&self.counts)
+            .map(|(&k, &c)| {
+                seen += c;
+                (highest_of(k).min(self.max), (seen * 1000 / total) as u32)
             })
             .collect()
     }
