@@ -95,7 +95,8 @@ pub struct RunArgs {
     /// rt-app's: DIR/rt-app-<task>-<index>.log.
     #[arg(long, value_name = "DIR")]
     pub rtapp_logs: Option<PathBuf>,
-    /// Write an HTML report here. Not supported yet.
+    /// Write a self-contained HTML report here: summary tables, a per-CPU timeline with proxy
+    /// execution marked, wakeup-latency CDFs, lock wait and hold distributions.
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
     /// Check the scheduler's invariants after every event; a violation exits with code 1.
@@ -122,7 +123,8 @@ pub struct CompareArgs {
     /// Write every run's metrics JSON here, keyed by mode (schema proxysched-compare/1).
     #[arg(long, value_name = "PATH")]
     pub metrics: Option<PathBuf>,
-    /// Write an HTML report here. Not supported yet.
+    /// Write a self-contained HTML report here: summary tables, a per-CPU timeline with proxy
+    /// execution marked, wakeup-latency CDFs, lock wait and hold distributions.
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
     /// Check the scheduler's invariants after every event; a violation exits with code 1.

@@ -1,6 +1,7 @@
 //! The subcommands.
 
 use proxysched::{simulate, simulate_modes, Failure, Fanout};
+use proxysched_report::html::{self, ReportSink};
 use proxysched_report::table;
 use proxysched_sim::{Overrides, RunConfig};
 use proxysched_trace::{Sink, StreamHash};
@@ -121,11 +122,6 @@ fn validate(a: ValidateArgs) -> Result<(), Failure> {
 }
 
 fn run(a: RunArgs) -> Result<(), Failure> {
-    if a.report.is_some() {
-        return Err(Failure::input(
-            "--report: HTML reports are not supported yet",
-        ));
-    }
     let w = load(a.file.as_deref())?;
     let cfg = RunConfig::resolve(&w, &a.sim.overrides(a.inherit.map(|i| i.mode())));
     // Trace and logs are written while the simulation runs; dropped on failure, they leave no
@@ -140,8 +136,15 @@ fn run(a: RunArgs) -> Result<(), Failure> {
     };
     let mut progress = Progress::new(cfg.duration_ns, a.quiet);
     let mut first_hash = StreamHash::default();
+    let mut report = a
+        .report
+        .as_ref()
+        .map(|_| ReportSink::new(cfg.sched.nr_cpus as usize));
     let result = {
         let mut sinks: Vec<&mut dyn Sink> = vec![&mut progress, &mut first_hash];
+        if let Some(r) = report.as_mut() {
+            sinks.push(r);
+        }
         if let Some(t) = trace.as_mut() {
             sinks.push(t);
         }
@@ -175,6 +178,13 @@ fn run(a: RunArgs) -> Result<(), Failure> {
     if let Some(path) = &a.metrics {
         write_atomically(path, metrics.to_json().as_bytes())?;
     }
+    if let (Some(path), Some(mut data)) = (&a.report, report) {
+        data.finish(metrics.end_ns);
+        write_atomically(
+            path,
+            html::render_run(&w.source, &metrics, &data).as_bytes(),
+        )?;
+    }
     if !a.quiet {
         print!("{}", table::run_summary(&metrics));
     }
@@ -182,13 +192,26 @@ fn run(a: RunArgs) -> Result<(), Failure> {
 }
 
 fn compare(a: CompareArgs) -> Result<(), Failure> {
-    if a.report.is_some() {
-        return Err(Failure::input(
-            "--report: HTML reports are not supported yet",
-        ));
-    }
     let w = load(a.file.as_deref())?;
-    let runs = simulate_modes(&w, &a.sim.overrides(None), &a.modes.0, a.check)?;
+    let o = a.sim.overrides(None);
+    // The CPU count does not depend on the mode.
+    let nr_cpus = RunConfig::resolve(&w, &o).sched.nr_cpus as usize;
+    let mut reports: Vec<ReportSink> = match a.report {
+        Some(_) => a.modes.0.iter().map(|_| ReportSink::new(nr_cpus)).collect(),
+        None => Vec::new(),
+    };
+    let mut sinks: Vec<&mut dyn Sink> = reports.iter_mut().map(|r| r as &mut dyn Sink).collect();
+    let runs = simulate_modes(&w, &o, &a.modes.0, a.check, &mut sinks)?;
+    drop(sinks);
+    if let Some(path) = &a.report {
+        for (data, (_, doc)) in reports.iter_mut().zip(&runs.runs) {
+            data.finish(doc.end_ns);
+        }
+        write_atomically(
+            path,
+            html::render_compare(&w.source, &runs, &reports).as_bytes(),
+        )?;
+    }
     if let Some(path) = &a.metrics {
         write_atomically(path, runs.to_json().as_bytes())?;
     }

@@ -96,12 +96,16 @@ pub fn simulate(
 
 /// Simulate `w` once per mode, in the order given, with `o` for everything but the mode (its
 /// `inherit` is replaced). A failed run fails the whole comparison; its message names the mode.
+/// `extras` is empty, or holds one sink per mode that receives that run's whole stream.
 pub fn simulate_modes(
     w: &Workload,
     o: &Overrides,
     modes: &[Inherit],
     check: bool,
+    extras: &mut [&mut dyn Sink],
 ) -> Result<CompareDoc, Failure> {
+    assert!(extras.is_empty() || extras.len() == modes.len());
+    let mut extras = extras.iter_mut();
     let mut runs = Vec::with_capacity(modes.len());
     for &mode in modes {
         let cfg = RunConfig::resolve(
@@ -111,7 +115,8 @@ pub fn simulate_modes(
                 ..o.clone()
             },
         );
-        let doc = simulate(w, &cfg, check, None).map_err(|f| Failure {
+        let extra = extras.next().map(|s| &mut **s as &mut dyn Sink);
+        let doc = simulate(w, &cfg, check, extra).map_err(|f| Failure {
             code: f.code,
             message: format!("inherit {}: {}", mode.name(), f.message),
         })?;

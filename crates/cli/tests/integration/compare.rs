@@ -26,6 +26,7 @@ fn lock_free_workloads_schedule_identically_in_every_mode() {
         &overrides(2, SEC / 5),
         &[Inherit::None, Inherit::Pi, Inherit::Proxy],
         true,
+        &mut [],
     )
     .unwrap_or_else(|f| panic!("{}", f.message));
     let modes: Vec<&str> = c.runs.iter().map(|(m, _)| m.as_str()).collect();
@@ -156,17 +157,13 @@ fn bad_modes_are_usage_errors() {
 }
 
 #[test]
-fn compare_refuses_report_for_now() {
+fn a_report_that_cannot_be_written_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let f = write(dir.path(), "w.json", LOCK_FREE);
-    let html = dir.path().join("r.html");
+    let html = dir.path().join("no/such/dir/r.html");
     let out = proxysched(&["compare", &f, "--report", &html.display().to_string()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("not supported yet"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("cannot write"), "{}", stderr(&out));
     assert!(!html.exists());
 }
 
@@ -237,4 +234,48 @@ fn compare_without_a_file_uses_the_built_in_demo() {
         Some(2) => assert!(err.contains("not supported yet"), "{err}"),
         other => panic!("exit {other:?}: {err}"),
     }
+}
+
+#[test]
+fn the_compare_report_of_the_demo_has_the_timeline_and_the_cdfs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.html");
+    let out = proxysched(&[
+        "compare",
+        "--duration",
+        "1",
+        "--quiet",
+        "--report",
+        &path.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let html = std::fs::read_to_string(&path).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") || html.starts_with("<!doctype html>"));
+    for needle in [
+        "aria-label=\"per-CPU timeline, proxy\"",
+        "aria-label=\"CDF: foreground\"",
+        "url(#hatch-",
+        "ui_lock",
+    ] {
+        assert!(html.contains(needle), "the report lacks {needle}");
+    }
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no network fetches"
+    );
+    // A run report too, and the same input gives the same bytes.
+    let run_report = |name: &str| {
+        let p = dir.path().join(name);
+        let out = proxysched(&[
+            "run",
+            "--duration",
+            "0.5",
+            "--quiet",
+            "--report",
+            &p.display().to_string(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        std::fs::read(p).unwrap()
+    };
+    assert_eq!(run_report("a.html"), run_report("b.html"));
 }
