@@ -12,6 +12,9 @@ a seeded generator, so the same arguments always give the same file):
   - 100 SCHED_OTHER/SCHED_FIFO threads that take one of 32 mutexes around part of their work
     (0.05-0.5 ms inside the critical section), so that PI and proxy execution have work.
 
+With --private-locks every task wraps its `run` in a lock/unlock of a mutex of its own, so
+that the mutex paths run but nobody ever contends (the proxy-vs-none overhead benchmark).
+
 Usage:
     bench/gen_big.py > big.json
     bench/gen_big.py --tasks 1000 --cpus 64 --duration 60 --seed 1 > big.json
@@ -31,6 +34,8 @@ def main():
     ap.add_argument("--duration", type=int, default=60, help="seconds")
     ap.add_argument("--mutexes", type=int, default=32)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--private-locks", action="store_true",
+                    help="every task locks a mutex of its own around its run: no contention")
     a = ap.parse_args()
 
     rnd = random.Random(a.seed)
@@ -86,6 +91,22 @@ def main():
             "sleep": rnd.randrange(5_000, 30_001, 500),
         })
         tasks[f"lk{i}"] = t
+
+    if a.private_locks:
+        for name, t in tasks.items():
+            if "lock" in t:
+                t["lock"] = t["unlock"] = f"own_{name}"
+            for key in ("run", "run1"):
+                if key in t and "lock" not in t:
+                    items = list(t.items())
+                    t.clear()
+                    for k, v in items:
+                        if k == key:
+                            t["lock"] = f"own_{name}"
+                            t[k] = v
+                            t["unlock"] = f"own_{name}"
+                        else:
+                            t[k] = v
 
     doc = {
         "global": {
