@@ -117,6 +117,8 @@ pub struct Sched {
     /// Admitted SCHED_DEADLINE bandwidth (`dl_bw->total_bw`).
     pub(crate) dl_total_bw: u64,
     rt_period_timer_armed: bool,
+    /// Every CPU of the machine (`cpu_possible_mask`).
+    all_cpus: CpuMask,
 }
 
 impl Sched {
@@ -127,6 +129,7 @@ impl Sched {
         );
         assert!(cfg.hz > 0);
         let base_slice_ns = base_slice_ns(cfg.nr_cpus);
+        let all_cpus = CpuMask::first_n(cfg.nr_cpus as usize);
         Sched {
             rqs: (0..cfg.nr_cpus).map(Rq::new).collect(),
             cfg,
@@ -139,6 +142,7 @@ impl Sched {
             base_slice_ns,
             dl_total_bw: 0,
             rt_period_timer_armed: false,
+            all_cpus,
         }
     }
 
@@ -246,7 +250,7 @@ impl Sched {
     /// [`Sched::wake_up_new_task`]. `cpus` must be non-empty and within the machine.
     pub fn add_task(&mut self, name: &str, attr: SchedAttr, cpus: CpuMask) -> TaskId {
         let p = TaskId(self.tasks.len() as u32);
-        let cpus = cpus.and(&CpuMask::first_n(self.rqs.len()));
+        let cpus = cpus.and(&self.all_cpus);
         assert!(!cpus.is_empty(), "task without an allowed CPU");
         let cpu = cpus.first().unwrap_or(0) as u32;
         self.tasks.push(Task {
@@ -445,7 +449,7 @@ impl Sched {
 
     /// `set_cpus_allowed_ptr()`. A running or queued task outside its new mask is moved.
     pub fn set_cpus_allowed(&mut self, p: TaskId, cpus: &CpuMask) {
-        let cpus = cpus.and(&CpuMask::first_n(self.rqs.len()));
+        let cpus = cpus.and(&self.all_cpus);
         assert!(!cpus.is_empty(), "affinity without an allowed CPU");
         let t = &mut self.tasks[p.index()];
         if t.cpus_allowed == cpus {

@@ -363,6 +363,14 @@ impl DlSchedClass {
             if src == this_cpu {
                 continue;
             }
+            // Nothing queued there is earlier than this CPU's earliest or the best found so
+            // far: skip the walk (no candidate of `src` could pass the tests below).
+            let src_earliest = s.rqs[src].dl.earliest().map(|(d, _)| d);
+            if src_earliest.is_none_or(|e| {
+                this_earliest.is_some_and(|t| e >= t) || best.is_some_and(|(bd, _, _)| e >= bd)
+            }) {
+                continue;
+            }
             let Some(p) = Self::earliest_pushable(s, src, Some(this_cpu)) else {
                 continue;
             };

@@ -80,9 +80,24 @@ impl RtRq {
         }
     }
 
-    /// Queued tasks, highest priority first, FIFO within a priority.
+    /// Queued tasks, highest priority first, FIFO within a priority. Walks the non-empty
+    /// lists only (the bitmap), not all 100.
     pub fn queued(&self) -> impl Iterator<Item = TaskId> + '_ {
-        self.queues.iter().flat_map(|q| q.iter().copied())
+        self.bitmap
+            .iter()
+            .enumerate()
+            .flat_map(|(wi, &word)| {
+                let mut w = word;
+                std::iter::from_fn(move || {
+                    if w == 0 {
+                        return None;
+                    }
+                    let b = w.trailing_zeros() as usize;
+                    w &= w - 1;
+                    Some(wi * 64 + b)
+                })
+            })
+            .flat_map(|prio| self.queues[prio].iter().copied())
     }
 }
 
@@ -173,6 +188,12 @@ impl RtSchedClass {
         let mut best: Option<(i32, usize, TaskId)> = None;
         for src in s.rt_overload.iter() {
             if src == this_cpu {
+                continue;
+            }
+            // Nothing queued there beats what this CPU has, or the best found so far: skip the
+            // walk (no candidate of `src` could pass the tests below).
+            let bound = best.map_or(this_highest, |(bp, _, _)| bp.min(this_highest));
+            if s.rqs[src].rt.highest_prio().is_none_or(|h| h >= bound) {
                 continue;
             }
             let Some(p) = Self::highest_pushable(s, src, Some(this_cpu)) else {

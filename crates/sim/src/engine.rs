@@ -7,7 +7,7 @@
 //! them makes the CPU reschedule, the task stops there and continues when it runs again, exactly
 //! as a preemption point would behave.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use proxysched_sched::{
@@ -88,6 +88,12 @@ pub struct Engine<'a> {
     /// rt-app's `desc` of every event (the key it was written under), by task spec, phase and
     /// position, for the `rtapp_event` tracepoint.
     descs: Vec<Vec<Vec<Arc<str>>>>,
+    /// The `cpus` list of the phase whose affinity each task last got: entering a phase with
+    /// the same list again (every iteration of a one-phase task) changes nothing, so the
+    /// mask is not rebuilt and compared.
+    applied_cpus: Vec<Option<&'a [u32]>>,
+    /// Every CPU of the machine, the mask of a phase without `cpus`.
+    all_cpus: CpuMask,
     sink: &'a mut dyn Sink,
 }
 
@@ -140,7 +146,13 @@ impl<'a> Engine<'a> {
             live_tasks: w.tasks.len(),
             events: 0,
             steps_at_instant: 0,
-            descs: w.tasks.iter().map(event_descs).collect(),
+            descs: event_descs(w),
+            applied_cpus: w
+                .tasks
+                .iter()
+                .map(|spec| spec.phases.first().and_then(|p| p.cpus.as_deref()))
+                .collect(),
+            all_cpus: CpuMask::first_n(nr_cpus),
             sink,
             sched,
         })
@@ -458,8 +470,14 @@ impl<'a> Engine<'a> {
                     if let Some(attr) = sched {
                         self.sched.sched_setattr(t, attr);
                     }
-                    let mask = phase_mask(cpus, self.cpus.len());
-                    self.sched.set_cpus_allowed(t, &mask);
+                    if self.applied_cpus[t.index()] != cpus {
+                        self.applied_cpus[t.index()] = cpus;
+                        let mask = match cpus {
+                            Some(list) => phase_mask(Some(list), self.cpus.len()),
+                            None => self.all_cpus.clone(),
+                        };
+                        self.sched.set_cpus_allowed(t, &mask);
+                    }
                     self.start_iteration(t, cpu);
                 }
                 Step::Event(ev) => {
@@ -795,15 +813,27 @@ impl<'a> Engine<'a> {
     }
 }
 
-/// rt-app's `desc` of each event of `spec`: the last component of the key it was written under.
-fn event_descs(spec: &proxysched_workload::TaskSpec) -> Vec<Vec<Arc<str>>> {
-    spec.phases
+/// rt-app's `desc` of each event, by task spec, phase and position: the last component of the
+/// key it was written under. Equal names share one allocation (most tasks say `run`, `timer`
+/// ...), so the tracepoint's reference count touches memory that stays in cache.
+fn event_descs(w: &Workload) -> Vec<Vec<Vec<Arc<str>>>> {
+    let mut interned: BTreeMap<&str, Arc<str>> = BTreeMap::new();
+    w.tasks
         .iter()
-        .map(|p| {
-            (0..p.events.len())
-                .map(|i| {
-                    let key = p.event_origins.get(i).map_or("", |o| o.key.as_str());
-                    Arc::from(key.rsplit('.').next().unwrap_or(key))
+        .map(|spec| {
+            spec.phases
+                .iter()
+                .map(|p| {
+                    (0..p.events.len())
+                        .map(|i| {
+                            let key = p.event_origins.get(i).map_or("", |o| o.key.as_str());
+                            let desc = key.rsplit('.').next().unwrap_or(key);
+                            interned
+                                .entry(desc)
+                                .or_insert_with(|| Arc::from(desc))
+                                .clone()
+                        })
+                        .collect()
                 })
                 .collect()
         })
