@@ -8,7 +8,7 @@ use into a private virtualenv under the cache directory (default ~/.cache/proxys
 or $PROXYSCHED_BENCH_CACHE); nothing is installed anywhere else.
 
 Task sets: for m CPUs and n tasks, UUniFast (fixed seed) splits a total utilisation of 0.6*m
-into n utilisations u_i <= 1; periods are drawn from {5, 10, 20, 25, 40, 50, 100} ms; the
+(0.6*n when n < m: 64 CPUs and 20 tasks) into n utilisations u_i <= 1; periods are drawn from {5, 10, 20, 25, 40, 50, 100} ms; the
 WCET C_i = round(u_i * T_i) in whole microseconds, at least 2 us (SCHED_DEADLINE needs a
 runtime >= 1024 ns), deadline = period. Every job runs exactly its WCET. Both simulators get
 the identical list of (C_i, T_i), all released at time 0.
@@ -54,10 +54,18 @@ PERIODS_MS = [5, 10, 20, 25, 40, 50, 100]
 PAIRS = [(m, n) for m in (4, 16, 64) for n in (20, 200, 1000)]
 
 
+# Simulated milliseconds per (m, n), so that one SimSo run takes up to about a minute here
+# (SimSo's cost per job grows with n: ~5.4 k jobs/s at 4/20, ~2.4 k at 4/200, ~600 at 4/1000,
+# where 1 s simulated is ~64 k jobs and took 108 s).
+DURATION_MS = {
+    (4, 20): 10_000, (4, 200): 10_000, (4, 1000): 500,
+    (16, 20): 10_000, (16, 200): 5_000, (16, 1000): 500,
+    (64, 20): 10_000, (64, 200): 3_000, (64, 1000): 500,
+}
+
+
 def simulated_ms(m, n):
-    """Simulated time for (m, n): about 150 k jobs (~30-60 s of SimSo), at least 1 s."""
-    jobs_per_s = n * 1000 / 32  # mean of 1/T over PERIODS_MS is ~1/32 ms
-    return int(max(1000, min(10_000, 150_000 / jobs_per_s * 1000)))
+    return DURATION_MS.get((m, n), 1_000)
 
 
 def cache_dir():
@@ -90,10 +98,16 @@ def uunifast(rnd, n, total):
             return us
 
 
+def total_utilisation(m, n):
+    """0.6 per CPU; with fewer tasks than that needs (64 CPUs, 20 tasks: 38.4 > 20), 0.6 per
+    task instead, since no task can use more than one CPU."""
+    return 0.6 * min(m, n)
+
+
 def task_set(m, n, seed):
     rnd = random.Random(seed * 1_000_003 + m * 1009 + n)
     tasks = []
-    for u in uunifast(rnd, n, 0.6 * m):
+    for u in uunifast(rnd, n, total_utilisation(m, n)):
         t_us = rnd.choice(PERIODS_MS) * 1000
         c_us = max(2, round(u * t_us))
         tasks.append((c_us, t_us))
@@ -143,8 +157,8 @@ def run_simso(py, m, tasks, duration_ms, tmp):
 
 
 def rtapp(m, tasks, duration_ms):
-    doc = {"global": {"duration": duration_ms // 1000 if duration_ms % 1000 == 0 else
-                      duration_ms / 1000, "proxysched": {"cpus": m}},
+    # rt-app's duration is whole seconds; --duration on the command line sets the exact one.
+    doc = {"global": {"duration": max(1, -(-duration_ms // 1000)), "proxysched": {"cpus": m}},
            "tasks": {}}
     for i, (c, t) in enumerate(tasks):
         doc["tasks"][f"T{i}"] = {
