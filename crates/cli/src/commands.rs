@@ -141,7 +141,10 @@ fn run(a: RunArgs) -> Result<(), Failure> {
         .as_ref()
         .map(|_| ReportSink::new(cfg.sched.nr_cpus as usize));
     let result = {
-        let mut sinks: Vec<&mut dyn Sink> = vec![&mut progress, &mut first_hash];
+        let mut sinks: Vec<&mut dyn Sink> = vec![&mut progress];
+        if a.determinism_check {
+            sinks.push(&mut first_hash);
+        }
         if let Some(r) = report.as_mut() {
             sinks.push(r);
         }
