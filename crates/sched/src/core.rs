@@ -90,6 +90,8 @@ pub enum TimerRequest {
     RtPeriod { at_ns: u64 },
     /// Call [`Sched::deferred_wake`] for this task (a wakeup delayed by an IPI).
     Wake { task: TaskId, at_ns: u64 },
+    /// Call [`Sched::migrate_arrive`] for this task (a migration in flight).
+    MigrateArrive { task: TaskId, at_ns: u64 },
 }
 
 /// What the core asks of the engine, collected during a call.
@@ -277,6 +279,8 @@ impl Sched {
             deadlocked: false,
             sleeping_owner: None,
             blocked_head: Vec::new(),
+            migrating: false,
+            migrate_waiters: Vec::new(),
         });
         self.apply_params(p);
         self.emit(Event::TaskNew {
@@ -526,15 +530,42 @@ impl Sched {
     }
 
     /// `move_queued_task()`: take a waiting task off `src` and queue it on `dst`.
+    ///
+    /// With an IPI latency the move takes that long (`TASK_ON_RQ_MIGRATING`: off the source
+    /// runqueue, not yet on the destination); otherwise it is one step.
     pub(crate) fn move_queued_task(&mut self, p: TaskId, src: usize, dst: usize) {
         debug_assert_ne!(self.rqs[src].curr, Some(p));
         debug_assert!(self.tasks[p.index()].cpus_allowed.test(dst));
         self.update_curr(src);
         self.deactivate_task(src, p, DEQUEUE_MIGRATING);
         self.set_task_cpu(p, dst);
+        if self.cfg.ipi_latency_ns > 0 {
+            self.tasks[p.index()].migrating = true;
+            let at_ns = self.now + self.cfg.ipi_latency_ns;
+            self.out
+                .timers
+                .push(TimerRequest::MigrateArrive { task: p, at_ns });
+            return;
+        }
         self.update_curr(dst);
         self.activate_task(dst, p, ENQUEUE_MIGRATED);
         self.check_preempt(dst, p);
+    }
+
+    /// A task in flight (see [`Sched::move_queued_task`]) reaches its runqueue; the CPUs that
+    /// waited for it (an owner their donor needs) pick again.
+    pub fn migrate_arrive(&mut self, p: TaskId) {
+        if !std::mem::take(&mut self.tasks[p.index()].migrating) {
+            return;
+        }
+        let dst = self.tasks[p.index()].cpu as usize;
+        self.update_curr(dst);
+        self.activate_task(dst, p, ENQUEUE_MIGRATED);
+        self.check_preempt(dst, p);
+        for cpu in std::mem::take(&mut self.tasks[p.index()].migrate_waiters) {
+            self.resched_curr(cpu as usize);
+        }
+        self.push_tasks(dst);
     }
 
     /// `wakeup_preempt()`: should `p`, just queued on `cpu`, take the CPU?

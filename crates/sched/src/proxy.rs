@@ -58,10 +58,12 @@ pub enum ProxyCase {
     Cycle,
     /// RT/DL push/pull moved a blocked task together with its chain and owner (full).
     ChainPush,
+    /// The owner is in flight between runqueues: idle until it lands.
+    OwnerMigrating,
 }
 
 impl ProxyCase {
-    pub const ALL: [ProxyCase; 13] = [
+    pub const ALL: [ProxyCase; 14] = [
         ProxyCase::RunOwner,
         ProxyCase::LockHandedOff,
         ProxyCase::OwnerIsSelf,
@@ -75,6 +77,7 @@ impl ProxyCase {
         ProxyCase::BlockedDonorHandoff,
         ProxyCase::Cycle,
         ProxyCase::ChainPush,
+        ProxyCase::OwnerMigrating,
     ];
 
     pub fn name(self) -> &'static str {
@@ -92,6 +95,7 @@ impl ProxyCase {
             ProxyCase::BlockedDonorHandoff => "blocked_donor_handoff",
             ProxyCase::Cycle => "cycle",
             ProxyCase::ChainPush => "chain_push",
+            ProxyCase::OwnerMigrating => "owner_migrating",
         }
     }
 }
@@ -164,6 +168,15 @@ impl Sched {
                 self.proxy_case(p, ProxyCase::Cycle);
                 self.proxy_deactivate(cpu, donor);
                 return ProxyAction::PickAgain;
+            }
+            if o.migrating {
+                // `task_on_rq_migrating(owner)`: idle until it lands, then pick again.
+                self.proxy_case(p, ProxyCase::OwnerMigrating);
+                let waiters = &mut self.tasks[owner.index()].migrate_waiters;
+                if !waiters.contains(&(cpu as u32)) {
+                    waiters.push(cpu as u32);
+                }
+                return ProxyAction::Idle { resched: false };
             }
             if !o.on_rq {
                 if curr_in_chain {

@@ -60,6 +60,10 @@ pub struct Task {
     pub sleeping_owner: Option<TaskId>,
     /// Proxy execution (full): donors parked on this task while it sleeps.
     pub blocked_head: Vec<TaskId>,
+    /// In flight between runqueues (`task_on_rq_migrating()`): runnable, on none.
+    pub migrating: bool,
+    /// CPUs whose proxy walk found this task migrating: they pick again when it lands.
+    pub migrate_waiters: Vec<u32>,
 }
 
 impl Task {

@@ -255,6 +255,7 @@ impl<'a> Engine<'a> {
             }
             SimEvent::DlTimer { task } => self.sched.dl_timer(task, self.now),
             SimEvent::MutexWake { task } => self.sched.deferred_wake(task),
+            SimEvent::MigrateArrive { task } => self.sched.migrate_arrive(task),
             SimEvent::HungCheck { task, gen } => {
                 let prog = &self.progs[task.index()];
                 let t = self.sched.task(task);
@@ -306,6 +307,9 @@ impl<'a> Engine<'a> {
                     self.queue.push(at_ns, SimEvent::DlTimer { task })
                 }
                 TimerRequest::RtPeriod { at_ns } => self.queue.push(at_ns, SimEvent::RtPeriod),
+                TimerRequest::MigrateArrive { task, at_ns } => {
+                    self.queue.push(at_ns, SimEvent::MigrateArrive { task })
+                }
                 TimerRequest::Wake { task, at_ns } => {
                     self.queue.push(at_ns, SimEvent::MutexWake { task })
                 }

@@ -25,6 +25,8 @@ pub enum SimEvent {
     Resched { cpu: u32 },
     /// A mutex-handoff wakeup sent by IPI arrives.
     MutexWake { task: TaskId },
+    /// A task migrating between runqueues lands.
+    MigrateArrive { task: TaskId },
     /// Is `task` still blocked on the mutex it waited for `gen`? (hung-task detector)
     HungCheck { task: TaskId, gen: u64 },
 }

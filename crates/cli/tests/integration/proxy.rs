@@ -1,8 +1,8 @@
 //! Every outcome of `find_proxy_task()` and of the proxy wakeup/unlock paths, each reached by
 //! a scenario whose schedule is asserted; `Event::ProxyCase` marks prove the branch ran.
 //!
-//! One case of the kernel is not reachable here: an owner "migrating" (in flight between two
-//! runqueues) does not exist in the model, where a migration is one atomic step.
+//! The races (a handoff or a migration in flight) need time between two CPUs: those scenarios
+//! set an IPI latency, which is also how long a push/pull migration takes.
 
 use crate::common::*;
 use proxysched_sched::{Inherit, ProxyLevel};
@@ -181,4 +181,33 @@ fn full_proxy_pushes_a_blocked_rt_task_with_its_chain() {
     assert_eq!(proxy_cases(&ev, "chain_push"), 0);
     // Without chain push the waiter and its owner wait behind `busy` until 11 ms.
     assert_eq!(task(&m, "waiter").exit_ns, Some(16 * MS));
+}
+
+/// The owner, preempted on CPU 0 at 1 ms by a higher RT task, is pushed to the idle CPU 1 and
+/// is in flight (0.1 ms) when a waiter pinned to CPU 1 blocks on its mutex at 1.02 ms.
+const MIGRATING_OWNER: &str = r#"{ "tasks": {
+    "owner":  { "policy": "SCHED_FIFO", "priority": 10, "cpus": [0, 1], "loop": 1,
+                "lock": "M", "run": 5000, "unlock": "M" },
+    "high":   { "policy": "SCHED_FIFO", "priority": 50, "cpus": [0], "loop": 1, "delay": 1000,
+                "run": 3000 },
+    "waiter": { "policy": "SCHED_FIFO", "priority": 40, "cpus": [1], "loop": 1, "delay": 1020,
+                "lock": "M", "run": 1000, "unlock": "M" } } }"#;
+
+#[test]
+fn a_donor_whose_owner_is_migrating_idles_until_it_lands() {
+    let mut o = proxy(2, ProxyLevel::DonorMigration);
+    o.ipi_latency_ns = Some(100_000);
+    let (m, ev) = run_traced(MIGRATING_OWNER, o);
+    assert!(proxy_cases(&ev, "owner_migrating") > 0);
+    // The owner lands on CPU 1 at 1.1 ms and runs its last 4 ms there on the waiter's context.
+    let landed = switches(&m, &ev)
+        .into_iter()
+        .find(|(_, cpu, name)| *cpu == 1 && name == "owner")
+        .map(|(at, _, _)| at);
+    assert_eq!(landed, Some(1_100_000));
+    // At 5.1 ms it hands M to the waiter, which preempts it; pushed to the idle CPU 0, it is
+    // in flight again for 0.1 ms before it can finish.
+    assert_eq!(task(&m, "owner").exit_ns, Some(5_200_000));
+    assert_eq!(task(&m, "waiter").exit_ns, Some(6_100_000));
+    assert_eq!(task(&m, "waiter").donated_ns, 4 * MS);
 }
