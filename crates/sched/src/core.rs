@@ -623,6 +623,15 @@ impl Sched {
     /// The DL budget hrtick of `cpu` fired: charge, which throttles if the budget is gone.
     pub fn hrtick(&mut self, cpu: usize) {
         self.update_curr(cpu);
+        // A budget already at zero (a revised CBS wakeup at zero laxity, or a task made
+        // SCHED_DEADLINE at this instant) has nothing left to charge: throttle it now rather
+        // than re-arming the hrtick at the same instant forever.
+        if let Some(d) = self.rqs[cpu].donor {
+            let t = &self.tasks[d.index()];
+            if t.class() == ClassId::Deadline && !t.dl.dl_throttled && t.dl.runtime <= 0 {
+                class(ClassId::Deadline).update_curr(self, cpu, d, 0);
+            }
+        }
     }
 
     /// A replenishment timer requested with [`TimerRequest::DlReplenish`] fired.

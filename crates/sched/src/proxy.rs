@@ -193,6 +193,12 @@ impl Sched {
                 return ProxyAction::PickAgain;
             }
             let owner_cpu = o.cpu as usize;
+            if Some(owner) == prev && !o.cpus_allowed.test(cpu) {
+                // The owner is still on this CPU but its new affinity is moving it away in
+                // this very schedule(): idle, then follow it once it has left.
+                self.proxy_case(p, ProxyCase::CurrInChain);
+                return ProxyAction::Idle { resched: true };
+            }
             if owner_cpu != cpu {
                 if curr_in_chain {
                     self.proxy_case(p, ProxyCase::CurrInChain);

@@ -16,21 +16,10 @@
 //! `PROPTEST_CASES` and `PROPTEST_MAX_SHRINK_ITERS` override the case and shrink counts,
 //! `PROPTEST_RNG_SEED` fixes the seed.
 //!
-//! Two core bugs these properties found are kept out of the generated sequences until they
-//! are fixed (look for KNOWN BUG below); each reproduces on its own:
-//!
-//! 1. Under proxy execution (every level), a lock owner running as its donor's proxy that
-//!    changes its affinity away from its CPU: `schedule()` marks it to migrate, but
-//!    `find_proxy_task()` picks it again as the donor's execution context, then it is
-//!    migrated, and it ends up `curr` of both CPUs ("cpu0: curr t0 belongs to cpu1"). 2 CPUs:
-//!    `Spawn(fair nice 0, cpus 0b01)`, `Lock(cpu 0, m0)`, `Spawn(fair nice -10, cpus 0b01)`,
-//!    `Advance(3 ms)`, `Lock(cpu 0, m0)`, `SetAffinity(cpu 0, cpus 0b10)`.
-//! 2. With `HRTICK_DL`, a running DL task with a zero budget that is not throttled (a
-//!    constrained-deadline task woken exactly at its deadline: the revised wakeup rule gives
-//!    it `runtime = density * laxity = 0`; or a task made SCHED_DEADLINE by `sched_setattr`
-//!    at t=0) has its hrtick armed at the current instant; `hrtick()` charges nothing at that
-//!    instant, so it never throttles and the hrtick is armed again, forever (the engine hangs).
-//!    1 CPU, `HRTICK_DL`: `Spawn(fair)`, `SetAttr(cpu 0, DL 3/100/1000 us)`, `Advance(0)`.
+//! Two core bugs these properties found are fixed and kept as end-to-end regression tests
+//! (crates/cli/tests/integration/regressions.rs): a lock owner running as its donor's proxy
+//! whose affinity moves it away, and a zero DL budget with `HRTICK_DL` re-arming the hrtick
+//! at one instant forever.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
@@ -458,30 +447,9 @@ impl Driver {
         self.s.curr(cpu).map(|t| (cpu, t))
     }
 
-    /// The attributes of `class` on this machine. KNOWN BUG 2 (module docs): with
-    /// `HRTICK_DL`, DL tasks here have implicit deadlines, so that the revised wakeup rule
-    /// never leaves one with a zero budget.
+    /// The attributes of `class` on this machine.
     fn dl_attr(&self, class: Class) -> SchedAttr {
-        match class {
-            Class::Dl {
-                runtime, period, ..
-            } if self.s.cfg.hrtick_dl => Class::Dl {
-                runtime,
-                deadline: period,
-                period,
-            }
-            .attr(),
-            c => c.attr(),
-        }
-    }
-
-    /// Does `t` hold a mutex somebody waits for?
-    fn owns_contended(&self, t: TaskId) -> bool {
-        self.s
-            .task(t)
-            .held
-            .iter()
-            .any(|&m| !self.s.mutex(m).waiters.is_empty())
+        class.attr()
     }
 
     fn mask(&self, bits: u8) -> CpuMask {
@@ -610,11 +578,6 @@ impl Driver {
                 if matches!(self.s.task(t).attr, SchedAttr::Deadline { .. }) {
                     return Ok(());
                 }
-                if self.s.cfg.inherit == Inherit::Proxy && self.owns_contended(t) {
-                    // KNOWN BUG 1 (module docs): picked again as its donor's proxy and
-                    // migrated at once, the owner ends up curr on two CPUs.
-                    return Ok(());
-                }
                 let mask = self.mask(cpus);
                 self.context = Some(cpu);
                 self.s.set_cpus_allowed(t, &mask);
@@ -629,14 +592,6 @@ impl Driver {
                 if matches!(attr, SchedAttr::Deadline { .. })
                     && task.cpus_allowed != CpuMask::first_n(self.nr_cpus())
                 {
-                    return Ok(());
-                }
-                if matches!(attr, SchedAttr::Deadline { .. })
-                    && self.s.cfg.hrtick_dl
-                    && self.s.now == 0
-                {
-                    // KNOWN BUG 2: a task made SCHED_DEADLINE at t=0 starts with a zero
-                    // budget (see `Driver::dl_attr`).
                     return Ok(());
                 }
                 let (name, old) = (task.name.clone(), task.attr);

@@ -184,6 +184,12 @@ impl<'a> Engine<'a> {
                 self.now = at;
                 self.sched.now = at;
                 self.steps_at_instant = 0;
+            } else {
+                // Timers re-armed at the very instant they fire would never let time move.
+                self.steps_at_instant += 1;
+                if self.steps_at_instant > MAX_STEPS_PER_INSTANT {
+                    return Err(SimError::Stuck { at_ns: at });
+                }
             }
             if self.handle(ev)? {
                 self.events += 1;

@@ -18,4 +18,7 @@ pub enum SimError {
     /// A bug in proxysched, not in the workload: reported rather than spinning forever.
     #[error("cpu{cpu} keeps rescheduling at t={at_ns} ns without settling (a livelock in the scheduler model; please report it with this workload)")]
     Livelock { cpu: u32, at_ns: u64 },
+    /// A bug in proxysched: events keep coming at one instant.
+    #[error("simulated time stopped advancing at t={at_ns} ns: events keep firing at that instant (a bug in the scheduler model; please report it with this workload)")]
+    Stuck { at_ns: u64 },
 }

@@ -11,6 +11,7 @@ mod examples;
 mod fair;
 mod locking;
 mod proxy;
+mod regressions;
 mod rt;
 mod torture;
 mod traces;
