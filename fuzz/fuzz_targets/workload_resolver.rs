@@ -124,6 +124,6 @@ fn simulate(w: &Workload) {
     });
     match result {
         Ok(_) | Err(SimError::Input(_) | SimError::Admission(_) | SimError::NoProgress { .. }) => {}
-        Err(e @ SimError::Livelock { .. }) => panic!("{e}"),
+        Err(e @ (SimError::Livelock { .. } | SimError::Stuck { .. })) => panic!("{e}"),
     }
 }
