@@ -495,21 +495,3 @@ fn the_chrome_validator_rejects_broken_samples() {
         eprintln!("{what}: {e}");
     }
 }
-
-/// Validate a trace file: `PROXYSCHED_TRACE=path.json cargo test -p proxysched-trace --test
-/// validate -- --ignored` (a `.txt` file is checked as ftrace text).
-#[test]
-#[ignore = "validates the file named by PROXYSCHED_TRACE"]
-fn validate_the_file_named_by_the_environment() {
-    let Ok(path) = std::env::var("PROXYSCHED_TRACE") else {
-        return;
-    };
-    let text = std::fs::read_to_string(&path).unwrap();
-    if path.ends_with(".json") {
-        let c = check_chrome(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
-        eprintln!("{path}: ok, {} JSON events", c.events.len());
-    } else {
-        let f = check_ftrace(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
-        eprintln!("{path}: ok, {} lines", f.lines.len());
-    }
-}
