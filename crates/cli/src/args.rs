@@ -197,7 +197,7 @@ pub struct SimFlags {
     #[arg(long)]
     pub hrtick_dl: bool,
     /// Warn about a task blocked on a mutex for longer than this many seconds (default 120,
-    /// as Linux's hung_task_timeout_secs).
+    /// as Linux's hung_task_timeout_secs; 0 turns the check off, as it does in Linux).
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     pub hung_task_timeout: Option<u64>,
 }

@@ -141,7 +141,10 @@ fn run(a: RunArgs) -> Result<(), Failure> {
         .as_ref()
         .map(|_| ReportSink::new(cfg.sched.nr_cpus as usize));
     let result = {
-        let mut sinks: Vec<&mut dyn Sink> = vec![&mut progress];
+        let mut sinks: Vec<&mut dyn Sink> = Vec::new();
+        if progress.enabled() {
+            sinks.push(&mut progress);
+        }
         if a.determinism_check {
             sinks.push(&mut first_hash);
         }
@@ -154,7 +157,11 @@ fn run(a: RunArgs) -> Result<(), Failure> {
         if let Some(l) = logs.as_mut() {
             sinks.push(l);
         }
-        simulate(&w, &cfg, a.check, Some(&mut Fanout(sinks)))
+        match sinks.len() {
+            0 => simulate(&w, &cfg, a.check, None),
+            1 => simulate(&w, &cfg, a.check, Some(sinks.pop().expect("one sink"))),
+            _ => simulate(&w, &cfg, a.check, Some(&mut Fanout(sinks))),
+        }
     };
     progress.finish();
     let metrics = result?;

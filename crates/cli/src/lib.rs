@@ -41,6 +41,11 @@ impl Sink for Tee<'_> {
         self.0.record(at_ns, event);
         self.1.record(at_ns, event);
     }
+
+    fn record_all(&mut self, at_ns: u64, events: &[proxysched_trace::Event]) {
+        self.0.record_all(at_ns, events);
+        self.1.record_all(at_ns, events);
+    }
 }
 
 /// Forwards every event to each sink in turn.
@@ -50,6 +55,12 @@ impl Sink for Fanout<'_> {
     fn record(&mut self, at_ns: u64, event: &proxysched_trace::Event) {
         for s in &mut self.0 {
             s.record(at_ns, event);
+        }
+    }
+
+    fn record_all(&mut self, at_ns: u64, events: &[proxysched_trace::Event]) {
+        for s in &mut self.0 {
+            s.record_all(at_ns, events);
         }
     }
 }

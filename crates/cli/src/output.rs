@@ -215,6 +215,12 @@ impl Progress {
         }
     }
 
+    /// Will the bar ever show? Not with `--quiet` or when stderr is not a terminal; the run
+    /// then need not pass it the stream at all.
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
     fn show(&mut self) -> &indicatif::ProgressBar {
         let end_ns = self.end_ns;
         self.bar.get_or_insert_with(|| {

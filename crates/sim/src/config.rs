@@ -33,7 +33,8 @@ pub struct RunConfig {
     /// Stop at this simulated time; `None`: when every task has exited or nothing can happen.
     pub duration_ns: Option<u64>,
     pub seed: u64,
-    /// Warn about a task blocked on one mutex for longer than this (`hung_task_timeout_secs`).
+    /// Warn about a task blocked on one mutex for longer than this (`hung_task_timeout_secs`;
+    /// 0: never).
     pub hung_task_timeout_ns: u64,
     /// Notes about how the configuration was completed (defaults applied ...).
     pub notes: Vec<String>,

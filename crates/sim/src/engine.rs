@@ -82,6 +82,11 @@ pub struct Engine<'a> {
     cond_waiters: Vec<VecDeque<TaskId>>,
     /// Tasks that warned about unlocking a mutex they do not hold (once each).
     warned_unlock: Vec<bool>,
+    /// Hung-task checks not yet due, oldest first: (due, task, lock generation). Every wait has
+    /// the same timeout, so pushing at the back keeps them sorted, and only the front one needs
+    /// an entry in the event queue (one entry per blocked lock, alive for two minutes of
+    /// simulated time, made the queue thousands of entries deep).
+    hung_checks: VecDeque<(u64, TaskId, u64)>,
     live_tasks: usize,
     events: u64,
     steps_at_instant: u64,
@@ -126,6 +131,10 @@ impl<'a> Engine<'a> {
             let cpus = phase_mask(spec.phases.first().and_then(|p| p.cpus.as_deref()), nr_cpus);
             let p = sched.add_task(&spec.name, spec.sched, cpus);
             debug_assert_eq!(p.index(), i);
+            // Delivered now, not at the first flush: thousands of tasks' creation events would
+            // otherwise grow the outbox to a size it keeps for the whole run.
+            sink.record_all(0, &sched.out.events);
+            sched.out.events.clear();
             progs.push(Program::new(i, spec));
         }
         Ok(Engine {
@@ -143,6 +152,7 @@ impl<'a> Engine<'a> {
             suspended: vec![Vec::new(); w.suspend_queues.len()],
             cond_waiters: vec![VecDeque::new(); w.conds.len()],
             warned_unlock: vec![false; w.tasks.len()],
+            hung_checks: VecDeque::new(),
             live_tasks: w.tasks.len(),
             events: 0,
             steps_at_instant: 0,
@@ -262,7 +272,12 @@ impl<'a> Engine<'a> {
             SimEvent::DlTimer { task } => self.sched.dl_timer(task, self.now),
             SimEvent::MutexWake { task } => self.sched.deferred_wake(task),
             SimEvent::MigrateArrive { task } => self.sched.migrate_arrive(task),
-            SimEvent::HungCheck { task, gen } => {
+            SimEvent::HungCheck => {
+                let (due, task, gen) = self.hung_checks.pop_front().expect("armed for it");
+                debug_assert_eq!(due, self.now);
+                if let Some(&(next, ..)) = self.hung_checks.front() {
+                    self.queue.push(next, SimEvent::HungCheck);
+                }
                 let prog = &self.progs[task.index()];
                 let t = self.sched.task(task);
                 if prog.lock_gen != gen || t.blocked_on.is_none() || prog.exited {
@@ -291,8 +306,9 @@ impl<'a> Engine<'a> {
     /// the queue.
     fn flush(&mut self) {
         let out = &mut self.sched.out;
-        for ev in out.events.drain(..) {
-            self.sink.record(self.now, &ev);
+        if !out.events.is_empty() {
+            self.sink.record_all(self.now, &out.events);
+            out.events.clear();
         }
         let mut resched = std::mem::take(&mut out.resched);
         for &cpu in &resched {
@@ -615,14 +631,15 @@ impl<'a> Engine<'a> {
     }
 
     fn lock(&mut self, t: TaskId, cpu: usize, m: MutexId) {
-        if self.sched.mutex_lock(cpu, m) == LockResult::Blocked {
+        let timeout = self.cfg.hung_task_timeout_ns;
+        if self.sched.mutex_lock(cpu, m) == LockResult::Blocked && timeout > 0 {
             let prog = &mut self.progs[t.index()];
             prog.lock_gen += 1;
-            let gen = prog.lock_gen;
-            self.queue.push(
-                self.now + self.cfg.hung_task_timeout_ns,
-                SimEvent::HungCheck { task: t, gen },
-            );
+            let due = self.now.saturating_add(timeout);
+            if self.hung_checks.is_empty() {
+                self.queue.push(due, SimEvent::HungCheck);
+            }
+            self.hung_checks.push_back((due, t, prog.lock_gen));
         }
     }
 

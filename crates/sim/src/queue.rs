@@ -27,8 +27,9 @@ pub enum SimEvent {
     MutexWake { task: TaskId },
     /// A task migrating between runqueues lands.
     MigrateArrive { task: TaskId },
-    /// Is `task` still blocked on the mutex it waited for `gen`? (hung-task detector)
-    HungCheck { task: TaskId, gen: u64 },
+    /// The oldest pending hung-task check is due: is its task still blocked on the mutex it
+    /// waited for then?
+    HungCheck,
 }
 
 #[derive(Debug)]

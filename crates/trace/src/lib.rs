@@ -279,6 +279,14 @@ pub struct RtappStats {
 pub trait Sink {
     /// Called for every event in the order they happen; `at_ns` never decreases.
     fn record(&mut self, at_ns: u64, event: &Event);
+
+    /// Several events that happen at the same instant, in order. Sinks that only forward the
+    /// stream override it so a batch costs one dynamic call per sink, not one per event.
+    fn record_all(&mut self, at_ns: u64, events: &[Event]) {
+        for event in events {
+            self.record(at_ns, event);
+        }
+    }
 }
 
 /// Collects the stream in memory; for tests.

@@ -281,6 +281,36 @@ fn a_task_blocked_past_the_hung_task_timeout_is_reported() {
 }
 
 #[test]
+fn every_hung_waiter_is_reported_when_its_own_timeout_expires_and_zero_turns_the_check_off() {
+    let json = r#"{ "tasks": {
+        "owner": { "loop": 1, "lock": "M", "run": 5000000, "unlock": "M" },
+        "w1":    { "loop": 1, "delay": 1000, "lock": "M", "unlock": "M" },
+        "w2":    { "loop": 1, "delay": 2000, "lock": "M", "unlock": "M" } } }"#;
+    let mut o = overrides(3, 3 * SEC);
+    o.hung_task_timeout_ns = Some(SEC);
+    let m = run(json, o.clone());
+    let hung: Vec<_> = m
+        .warnings
+        .iter()
+        .filter(|w| w.contains("hung task"))
+        .collect();
+    assert_eq!(hung.len(), 2, "{:?}", m.warnings);
+    assert!(
+        hung[0].contains("'w1'") && hung[0].contains("t=1001000000 ns"),
+        "{}",
+        hung[0]
+    );
+    assert!(
+        hung[1].contains("'w2'") && hung[1].contains("t=1002000000 ns"),
+        "{}",
+        hung[1]
+    );
+    o.hung_task_timeout_ns = Some(0);
+    let m = run(json, o);
+    assert!(!m.warnings.iter().any(|w| w.contains("hung task")));
+}
+
+#[test]
 fn pi_enabled_in_the_file_selects_priority_inheritance() {
     let json = PATHFINDER.replacen(
         r#"{ "tasks""#,
