@@ -464,6 +464,7 @@ impl<'a> Parser<'a> {
             match self.peek() {
                 Some(']') => {
                     self.bump();
+                    items.shrink_to_fit();
                     return Ok(ValueKind::Array(items));
                 }
                 None => {
@@ -503,6 +504,9 @@ impl<'a> Parser<'a> {
             let name = match self.peek() {
                 Some('}') => {
                     self.bump();
+                    // The whole document is alive at once while it is resolved; growth slack
+                    // in every object would be most of a big workload's peak memory.
+                    members.shrink_to_fit();
                     return Ok(ValueKind::Object(members));
                 }
                 None => {

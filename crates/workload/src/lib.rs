@@ -36,7 +36,7 @@ pub fn parse_str(file: &str, text: &str) -> Result<Workload, InputError> {
             format!("syntax error at column {}: {}", e.pos.col, e.message),
         )
     })?;
-    rtapp::resolve(file, &root)
+    rtapp::resolve(file, root)
 }
 
 /// Reads, parses and resolves a workload file. Messages name the file as `path` is written.

@@ -311,7 +311,9 @@ struct Resolver<'a> {
     default_policy: Policy,
 }
 
-pub(crate) fn resolve(file: &str, root: &Value) -> Result<Workload, InputError> {
+/// Resolves the parsed document, which it takes so it can free it before the workload is
+/// built: for thousands of tasks the document is much of the peak memory of a run.
+pub(crate) fn resolve(file: &str, root: Value) -> Result<Workload, InputError> {
     let mut r = Resolver {
         file,
         warnings: Vec::new(),
@@ -328,7 +330,9 @@ pub(crate) fn resolve(file: &str, root: &Value) -> Result<Workload, InputError> 
         resumed_at: BTreeMap::new(),
         default_policy: Policy::Normal,
     };
-    r.workload(root)
+    let (global, defs) = r.definitions(&root)?;
+    drop(root);
+    r.expand(global, defs)
 }
 
 impl<'a> Resolver<'a> {
@@ -531,7 +535,8 @@ impl<'a> Resolver<'a> {
 
     // ----- the document ----------------------------------------------------------------
 
-    fn workload(&mut self, root: &Value) -> Result<Workload, InputError> {
+    /// The global section and every task definition, checked.
+    fn definitions(&mut self, root: &Value) -> Result<(Global, Vec<DefTpl>), InputError> {
         let Some(top) = root.as_object() else {
             return Err(InputError::new(
                 self.file,
@@ -622,7 +627,7 @@ impl<'a> Resolver<'a> {
         }
         self.suspend_resume_warnings(&defs);
         self.timer_mode_warnings();
-        self.expand(global, defs)
+        Ok((global, defs))
     }
 
     fn global(&mut self, kv: Option<&(Key, Value)>) -> Result<Global, InputError> {
@@ -1801,10 +1806,14 @@ impl<'a> Resolver<'a> {
             .map(|id| self.shared_modes.get(&id).is_some_and(|m| m.1))
             .collect();
 
+        // Barrier parties count threads; the definitions themselves are consumed below, each
+        // freed once its threads are built, so templates and workload are not both whole.
+        let instances: Vec<u32> = defs.iter().map(|d| d.instances).collect();
         let mut names: BTreeMap<String, u32> = BTreeMap::new();
-        let mut tasks = Vec::new();
-        for def in &defs {
+        let mut tasks = Vec::with_capacity(instances.iter().map(|&n| n as usize).sum());
+        for mut def in defs {
             for instance in 0..def.instances {
+                let last = instance + 1 == def.instances;
                 let name = if def.instances == 1 {
                     def.name.clone()
                 } else {
@@ -1824,7 +1833,7 @@ impl<'a> Resolver<'a> {
                 let thread = tasks.len();
                 let mut unique: BTreeMap<&str, TimerId> = BTreeMap::new();
                 let mut phases = Vec::with_capacity(def.phases.len());
-                for p in &def.phases {
+                for p in &mut def.phases {
                     let mut events = Vec::with_capacity(p.events.len());
                     for e in &p.events {
                         events.push(match e {
@@ -1864,7 +1873,11 @@ impl<'a> Resolver<'a> {
                         cpus: p.cpus.clone(),
                         cpus_origin: p.cpus_origin.clone(),
                         events,
-                        event_origins: p.origins.clone(),
+                        event_origins: if last {
+                            std::mem::take(&mut p.origins)
+                        } else {
+                            p.origins.clone()
+                        },
                     });
                 }
                 tasks.push(TaskSpec {
@@ -1889,7 +1902,7 @@ impl<'a> Resolver<'a> {
                 parties: self
                     .barrier_users
                     .get(&(id as u32))
-                    .map_or(0, |users| users.iter().map(|&d| defs[d].instances).sum()),
+                    .map_or(0, |users| users.iter().map(|&d| instances[d]).sum()),
             })
             .collect();
 
