@@ -32,16 +32,17 @@ pub enum SimEvent {
     HungCheck,
 }
 
+/// A queued event. `key` is the time in the high 64 bits and the sequence number in the low
+/// ones, so the heap orders by one integer comparison.
 #[derive(Debug)]
 struct Entry {
-    at_ns: u64,
-    seq: u64,
+    key: u128,
     event: SimEvent,
 }
 
 impl PartialEq for Entry {
     fn eq(&self, other: &Self) -> bool {
-        (self.at_ns, self.seq) == (other.at_ns, other.seq)
+        self.key == other.key
     }
 }
 impl Eq for Entry {}
@@ -53,7 +54,7 @@ impl PartialOrd for Entry {
 impl Ord for Entry {
     fn cmp(&self, other: &Self) -> Ordering {
         // Reversed: BinaryHeap is a max-heap and we want the earliest first.
-        (other.at_ns, other.seq).cmp(&(self.at_ns, self.seq))
+        other.key.cmp(&self.key)
     }
 }
 
@@ -67,15 +68,18 @@ impl EventQueue {
     pub fn push(&mut self, at_ns: u64, event: SimEvent) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Entry { at_ns, seq, event });
+        self.heap.push(Entry {
+            key: (u128::from(at_ns) << 64) | u128::from(seq),
+            event,
+        });
     }
 
     pub fn pop(&mut self) -> Option<(u64, SimEvent)> {
-        self.heap.pop().map(|e| (e.at_ns, e.event))
+        self.heap.pop().map(|e| ((e.key >> 64) as u64, e.event))
     }
 
     pub fn peek_time(&self) -> Option<u64> {
-        self.heap.peek().map(|e| e.at_ns)
+        self.heap.peek().map(|e| (e.key >> 64) as u64)
     }
 }
 
