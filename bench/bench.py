@@ -129,6 +129,13 @@ def main():
     if len(rows) >= 2 and rows[0]["ns_per_event"] > 0:
         ratio = rows[-1]["ns_per_event"] / rows[0]["ns_per_event"]
         print(f"cost per event, {rows[-1]['tasks']} tasks vs {rows[0]['tasks']}: {ratio:.2f}x")
+        # Memory per task: what the largest machine needs beyond the smallest (binary, stack,
+        # allocator and the 20-task machine's own state are in both), over the extra tasks.
+        # Per-CPU state (64 vs 4 runqueues) is counted against the tasks.
+        extra_tasks = rows[-1]["tasks"] - rows[0]["tasks"]
+        per_task = (rows[-1]["max_rss_kb"] - rows[0]["max_rss_kb"]) * 1024 / extra_tasks
+        print(f"memory per task (max RSS, {rows[-1]['tasks']} tasks vs {rows[0]['tasks']}): "
+              f"{per_task:.0f} bytes")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(rows, f, indent=1)

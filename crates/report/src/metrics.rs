@@ -97,6 +97,13 @@ impl Distribution {
         match self.keys.binary_search(&key) {
             Ok(i) => self.counts[i] += 1,
             Err(i) => {
+                // Thousands of tasks each keep one of these for the whole run: grow by an
+                // eighth, not by doubling, so at most an eighth of it is slack.
+                if self.keys.len() == self.keys.capacity() {
+                    let more = (self.keys.len() / 8).max(4);
+                    self.keys.reserve_exact(more);
+                    self.counts.reserve_exact(more);
+                }
                 self.keys.insert(i, key);
                 self.counts.insert(i, 1);
             }
