@@ -43,6 +43,10 @@ fn torture(a: TortureArgs) -> Result<(), Failure> {
         }
     );
     let dir = a.out.unwrap_or_else(|| std::path::PathBuf::from("."));
+    // Made before the first run: a failing run's workload must not be lost to a missing
+    // directory.
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Failure::input(format!("--out: cannot create {}: {e}", dir.display())))?;
     let summary = torture(&o, |g| {
         if !a.quiet {
             println!("{}", g.describe());

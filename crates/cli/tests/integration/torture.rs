@@ -97,7 +97,9 @@ fn the_torture_command_writes_the_same_files_twice_and_exits_0() {
             .unwrap()
     };
     let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let (a, b) = (run(d1.path()), run(d2.path()));
+    // --out names a directory that does not exist yet: it is created.
+    let d2_out = d2.path().join("new").join("dir");
+    let (a, b) = (run(d1.path()), run(&d2_out));
     assert_eq!(
         a.status.code(),
         Some(0),
@@ -125,7 +127,7 @@ fn the_torture_command_writes_the_same_files_twice_and_exits_0() {
         v.sort();
         v
     };
-    let (fa, fb) = (files(d1.path()), files(d2.path()));
+    let (fa, fb) = (files(d1.path()), files(&d2_out));
     assert_eq!(fa.len(), 8);
     assert_eq!(
         fa, fb,
