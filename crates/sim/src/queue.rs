@@ -1,6 +1,8 @@
-//! The event queue: a min-heap on (time, sequence). The sequence number makes the order total:
-//! events at the same instant run in the order they were scheduled. Cancellation is lazy: an
-//! event carries the generation of whatever armed it and is dropped if that has moved on.
+//! The event queue: a min-heap on (time, rank, sequence). At one instant the ends of `run`
+//! segments come first (rank 0), then everything else (rank 1) in the order it was scheduled:
+//! work that is done at t is done before anything else at t can look at the CPU (see
+//! [`SimEvent::SegmentEnd`]). The sequence number makes the order total. Cancellation is lazy:
+//! an event carries the generation of whatever armed it and is dropped if that has moved on.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -10,6 +12,10 @@ use proxysched_sched::TaskId;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SimEvent {
     /// The running task of `cpu` may have finished its current `run`/`runtime` segment.
+    /// Ordered before every other event of its instant: with no overheads, a job that needs
+    /// exactly its SCHED_DEADLINE runtime finishes as the budget reaches 0, and a tick, HRTICK
+    /// or a pull from another CPU at that same instant must not find it still running with
+    /// `runtime <= 0` and throttle it to its next period with no work left.
     SegmentEnd { cpu: u32, gen: u64 },
     /// The DL budget of the task running on `cpu` runs out.
     HrTick { cpu: u32, gen: u64 },
@@ -34,13 +40,14 @@ pub enum SimEvent {
 #[derive(Debug)]
 struct Entry {
     at_ns: u64,
+    rank: u8,
     seq: u64,
     event: SimEvent,
 }
 
 impl PartialEq for Entry {
     fn eq(&self, other: &Self) -> bool {
-        (self.at_ns, self.seq) == (other.at_ns, other.seq)
+        (self.at_ns, self.rank, self.seq) == (other.at_ns, other.rank, other.seq)
     }
 }
 impl Eq for Entry {}
@@ -52,7 +59,7 @@ impl PartialOrd for Entry {
 impl Ord for Entry {
     fn cmp(&self, other: &Self) -> Ordering {
         // Reversed: BinaryHeap is a max-heap and we want the earliest first.
-        (other.at_ns, other.seq).cmp(&(self.at_ns, self.seq))
+        (other.at_ns, other.rank, other.seq).cmp(&(self.at_ns, self.rank, self.seq))
     }
 }
 
@@ -66,7 +73,25 @@ impl EventQueue {
     pub fn push(&mut self, at_ns: u64, event: SimEvent) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Entry { at_ns, seq, event });
+        let rank = match event {
+            SimEvent::SegmentEnd { .. } => 0,
+            _ => 1,
+        };
+        self.heap.push(Entry {
+            at_ns,
+            rank,
+            seq,
+            event,
+        });
+    }
+
+    /// Pop the next event if it is a segment end at `at_ns` (segment ends of one instant come
+    /// out together, ahead of everything else of that instant).
+    pub fn pop_segment_end_at(&mut self, at_ns: u64) -> Option<SimEvent> {
+        match self.heap.peek() {
+            Some(e) if e.at_ns == at_ns && e.rank == 0 => self.heap.pop().map(|e| e.event),
+            _ => None,
+        }
     }
 
     pub fn pop(&mut self) -> Option<(u64, SimEvent)> {
@@ -92,5 +117,23 @@ mod tests {
         assert_eq!(q.pop(), Some((3, SimEvent::Tick { cpu: 0 })));
         assert_eq!(q.pop(), Some((5, SimEvent::RtPeriod)));
         assert_eq!(q.pop(), None);
+    }
+
+    #[test]
+    fn segment_ends_come_first_at_an_instant() {
+        let mut q = EventQueue::default();
+        q.push(3, SimEvent::Tick { cpu: 0 });
+        q.push(3, SimEvent::SegmentEnd { cpu: 1, gen: 7 });
+        q.push(2, SimEvent::RtPeriod);
+        q.push(3, SimEvent::SegmentEnd { cpu: 0, gen: 9 });
+        assert_eq!(q.pop(), Some((2, SimEvent::RtPeriod)));
+        assert_eq!(q.pop_segment_end_at(2), None);
+        assert_eq!(q.pop(), Some((3, SimEvent::SegmentEnd { cpu: 1, gen: 7 })));
+        assert_eq!(
+            q.pop_segment_end_at(3),
+            Some(SimEvent::SegmentEnd { cpu: 0, gen: 9 })
+        );
+        assert_eq!(q.pop_segment_end_at(3), None);
+        assert_eq!(q.pop(), Some((3, SimEvent::Tick { cpu: 0 })));
     }
 }
