@@ -232,12 +232,23 @@ impl<'a> Engine<'a> {
     fn handle(&mut self, ev: SimEvent) -> Result<bool, SimError> {
         match ev {
             SimEvent::SegmentEnd { cpu, gen } => {
-                let slot = &mut self.cpus[cpu as usize];
-                if slot.segment_gen != gen {
+                // Every segment that ends at this instant, on any CPU, is finished before any
+                // CPU reschedules: each program first steps past its done work (typically into
+                // its sleep), then the CPUs schedule. Otherwise the first CPU to schedule could
+                // pull from a CPU whose task finished at this same instant; the pull's dequeue
+                // accounts that task (`update_curr`, as `dequeue_task_dl` does) with its budget
+                // at exactly 0, and throttles it to its next period with nothing left to run.
+                let mut finished = u64::from(self.finish_segment(cpu as usize, gen)?);
+                while let Some(SimEvent::SegmentEnd { cpu, gen }) =
+                    self.queue.pop_segment_end_at(self.now)
+                {
+                    finished += u64::from(self.finish_segment(cpu as usize, gen)?);
+                }
+                if finished == 0 {
                     return Ok(false);
                 }
-                slot.segment_at = None;
-                self.mark_pending(cpu as usize);
+                // The caller counts this event; count the others of the batch.
+                self.events += finished - 1;
             }
             SimEvent::HrTick { cpu, gen } => {
                 let slot = &mut self.cpus[cpu as usize];
@@ -297,6 +308,25 @@ impl<'a> Engine<'a> {
             SimEvent::Resched { cpu } => self.mark_pending(cpu as usize),
         }
         self.flush();
+        Ok(true)
+    }
+
+    /// A segment end of `cpu` fired: if it is still the armed one, let the running task's
+    /// program finish its work and take the steps that follow at this instant (without
+    /// rescheduling any CPU yet), then queue the CPU for service.
+    fn finish_segment(&mut self, cpu: usize, gen: u64) -> Result<bool, SimError> {
+        let slot = &mut self.cpus[cpu];
+        if slot.segment_gen != gen {
+            return Ok(false);
+        }
+        slot.segment_at = None;
+        if let Some(t) = self.sched.curr(cpu) {
+            self.context_cpu = Some(cpu);
+            let flow = self.advance(t, cpu);
+            self.context_cpu = None;
+            flow?;
+        }
+        self.mark_pending(cpu);
         Ok(true)
     }
 

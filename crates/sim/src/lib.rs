@@ -1,6 +1,7 @@
 //! The proxysched engine: virtual time (integer nanoseconds), the event queue ordered by
-//! (time, sequence) with lazy cancellation, the simulated CPUs and the rt-app task programs. It
-//! drives the scheduler core and forwards the core's tracepoints to a [`Sink`].
+//! (time, sequence; ends of work first within an instant) with lazy cancellation, the
+//! simulated CPUs and the rt-app task programs. It drives the scheduler core and forwards the
+//! core's tracepoints to a [`Sink`].
 
 mod config;
 mod engine;

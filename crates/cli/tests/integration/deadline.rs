@@ -58,3 +58,116 @@ fn global_edf_spreads_dl_tasks_over_cpus() {
         assert_eq!(t.run_ns, 2 * SEC / 2, "{} ran 5 ms of every 10", t.name);
     }
 }
+
+/// Every switch away from `name`: (time, cpu, how it left).
+fn switched_out(
+    m: &proxysched_report::metrics::MetricsDoc,
+    events: &[(u64, proxysched_trace::Event)],
+    name: &str,
+) -> Vec<(u64, u32, proxysched_trace::PrevState)> {
+    events
+        .iter()
+        .filter_map(|(at, e)| match e {
+            proxysched_trace::Event::SchedSwitch {
+                cpu,
+                prev: Some(p),
+                prev_state,
+                ..
+            } if m.tasks[p.index()].name == name => Some((*at, *cpu, *prev_state)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_job_needing_exactly_its_runtime_finishes_before_the_tick_of_that_instant() {
+    // Two CPUs. b1 and b2 (0.5 ms every 5 ms) run first; `a` (work = runtime = 0.5 ms, period
+    // 10 ms) runs 0.5-1.0 ms on CPU 0, its budget reaching 0 as its work ends, exactly at the
+    // tick of 1 ms (armed before a's segment end). The job is done: `a` sleeps at 1 ms. It used to
+    // be throttled by that tick with no work left, switched out runnable and finished only
+    // after its next period's replenishment (behind c1 and c2, which hold both CPUs over
+    // 10 ms), 1.5 ms late, every period.
+    let json = r#"{ "tasks": {
+        "b1": { "policy": "SCHED_DEADLINE", "dl-runtime": 500, "dl-period": 5000, "run": 500,
+                "timer": { "ref": "t_b1", "period": 5000, "mode": "absolute" } },
+        "b2": { "policy": "SCHED_DEADLINE", "dl-runtime": 500, "dl-period": 5000, "run": 500,
+                "timer": { "ref": "t_b2", "period": 5000, "mode": "absolute" } },
+        "a":  { "policy": "SCHED_DEADLINE", "dl-runtime": 500, "dl-period": 10000, "run": 500,
+                "timer": { "ref": "t_a", "period": 10000, "mode": "absolute" } },
+        "c1": { "policy": "SCHED_DEADLINE", "dl-runtime": 2000, "dl-period": 10000,
+                "delay": 9000, "run": 2000,
+                "timer": { "ref": "t_c1", "period": 10000, "mode": "absolute" } },
+        "c2": { "policy": "SCHED_DEADLINE", "dl-runtime": 2000, "dl-period": 10000,
+                "delay": 9000, "run": 2000,
+                "timer": { "ref": "t_c2", "period": 10000, "mode": "absolute" } } } }"#;
+    for hrtick in [false, true] {
+        let mut o = overrides(2, 50 * MS);
+        o.hrtick_dl = Some(hrtick);
+        let (m, ev) = run_traced(json, o);
+        for t in &m.tasks {
+            assert_eq!(t.deadline_misses, 0, "{} missed (hrtick {hrtick})", t.name);
+        }
+        let a = task(&m, "a");
+        assert_eq!((a.activations, a.wakeups, a.run_ns), (5, 4, 5 * MS / 2));
+        let sw = switches(&m, &ev);
+        assert!(sw.contains(&(MS / 2, 0, "a".to_string())), "{sw:?}");
+        // Each job: woken at 10k ms, behind b1/b2 (deadline 10k+5) and c1/c2 (10k+9+10 when
+        // k >= 1) for 1.5 ms, then its 0.5 ms; never switched out runnable.
+        let out = switched_out(&m, &ev, "a");
+        let at: Vec<u64> = out.iter().map(|&(at, _, _)| at).collect();
+        assert_eq!(at, [1, 12, 22, 32, 42].map(|ms| ms * MS), "hrtick {hrtick}");
+        assert!(
+            out.iter()
+                .all(|&(_, _, s)| s == proxysched_trace::PrevState::Sleeping),
+            "{out:?}"
+        );
+    }
+}
+
+#[test]
+fn a_job_needing_exactly_its_runtime_finishes_before_a_pull_at_that_instant() {
+    // Two CPUs. y runs on CPU 0 (0-0.4 ms), x on CPU 1 (0-0.7 ms); `a` then runs on CPU 0
+    // 0.4-0.7 ms with exactly its budget, w waiting behind it. At 0.7 ms x and `a` both finish;
+    // x's segment end was armed first. CPU 1, now idle, pulls w from CPU 0: that dequeue
+    // accounts CPU 0's running task (`update_curr`, as `dequeue_task_dl` does), `a`, whose
+    // budget is then exactly 0. `a` used to be throttled there, still runnable with nothing left
+    // to run, and to end its first job at 5.4 ms (after its replenishment, behind y): a miss.
+    // Now both programs finish their work before either CPU reschedules: `a` sleeps at 0.7 ms.
+    let json = r#"{ "tasks": {
+        "y": { "policy": "SCHED_DEADLINE", "dl-runtime": 400, "dl-period": 5000, "run": 400,
+               "timer": { "ref": "t_y", "period": 5000, "mode": "absolute" } },
+        "x": { "policy": "SCHED_DEADLINE", "dl-runtime": 700, "dl-period": 5000, "run": 700,
+               "timer": { "ref": "t_x", "period": 5000, "mode": "absolute" } },
+        "a": { "policy": "SCHED_DEADLINE", "dl-runtime": 300, "dl-period": 5000, "run": 300,
+               "timer": { "ref": "t_a", "period": 5000, "mode": "absolute" } },
+        "w": { "policy": "SCHED_DEADLINE", "dl-runtime": 1000, "dl-period": 10000, "run": 1000,
+               "timer": { "ref": "t_w", "period": 10000, "mode": "absolute" } } } }"#;
+    let (m, ev) = run_traced(json, overrides(2, 50 * MS));
+    for t in &m.tasks {
+        assert_eq!(t.deadline_misses, 0, "{} missed", t.name);
+    }
+    let sw = switches(&m, &ev);
+    for expected in [
+        (0, 0, "y"),
+        (0, 1, "x"),
+        (400_000, 0, "a"),
+        (700_000, 1, "w"),
+        (700_000, 0, "idle"),
+        (1_700_000, 1, "idle"),
+    ] {
+        let e = (expected.0, expected.1, expected.2.to_string());
+        assert!(sw.contains(&e), "no switch {e:?} in {sw:?}");
+    }
+    let migrated = ev.iter().any(|(at, e)| {
+        *at == 700_000
+            && matches!(e, proxysched_trace::Event::SchedMigrateTask { task, orig_cpu: 0,
+                dest_cpu: 1, .. } if m.tasks[task.index()].name == "w")
+    });
+    assert!(migrated, "CPU 1 pulls w at 0.7 ms");
+    let out = switched_out(&m, &ev, "a");
+    assert_eq!(out[0], (700_000, 0, proxysched_trace::PrevState::Sleeping));
+    assert!(out
+        .iter()
+        .all(|&(_, _, s)| s == proxysched_trace::PrevState::Sleeping));
+    assert_eq!(task(&m, "a").wakeups, 9);
+}
