@@ -13,7 +13,7 @@ use crate::fair::{base_slice_ns, FairSchedClass, SchedEntity};
 use crate::mutex::{Inherit, Mutex, ProxyLevel};
 use crate::proxy::ProxyAction;
 use crate::rq::Rq;
-use crate::rt::{rr_timeslice_ticks, SchedRtEntity};
+use crate::rt::{rr_timeslice_ticks, RtSchedClass, SchedRtEntity};
 use crate::task::{Task, TaskId, TaskState};
 use proxysched_trace::{Event, PrevState, WakeReason};
 
@@ -265,9 +265,7 @@ impl Sched {
             on_rq: false,
             cpu,
             se: SchedEntity::default(),
-            rt: SchedRtEntity {
-                time_slice: rr_timeslice_ticks(self.cfg.hz),
-            },
+            rt: SchedRtEntity::new(rr_timeslice_ticks(self.cfg.hz)),
             dl: SchedDlEntity::default(),
             sum_exec_runtime: 0,
             migrated: false,
@@ -461,6 +459,8 @@ impl Sched {
         }
         t.nr_cpus_allowed = cpus.weight();
         t.cpus_allowed = cpus;
+        self.update_pushable(p);
+        let t = &self.tasks[p.index()];
         let cpu = t.cpu as usize;
         if t.cpus_allowed.test(cpu) {
             return;
@@ -584,6 +584,13 @@ impl Sched {
         }
     }
 
+    /// What [`Sched::may_be_pushable`] reads changed for `p`: keep the RT/DL pushable lists
+    /// right if it is queued there.
+    pub(crate) fn update_pushable(&mut self, p: TaskId) {
+        RtSchedClass::update_pushable(self, p);
+        DlSchedClass::update_pushable(self, p);
+    }
+
     pub(crate) fn push_tasks(&mut self, cpu: usize) {
         class(ClassId::Deadline).push_tasks(self, cpu);
         class(ClassId::Rt).push_tasks(self, cpu);
@@ -683,6 +690,7 @@ impl Sched {
                         // Proxy execution: a task blocked on a mutex stays queued, a
                         // candidate donor for its lock owner.
                         self.tasks[p.index()].is_blocked = true;
+                        self.update_pushable(p);
                     } else {
                         self.deactivate_task(cpu, p, DEQUEUE_SLEEP);
                     }
