@@ -912,25 +912,32 @@ impl Sched {
     }
 
     /// Pull the least recently run waiting fair task from the CPU with the most fair tasks,
-    /// if it has at least two more than `cpu` (ties: lowest CPU id).
+    /// if it has at least two more than `cpu` (ties: lowest CPU id). Sources are tried from
+    /// the busiest down, so only the runqueues that could win are searched for a task.
     fn pull_one(&mut self, cpu: usize) -> bool {
         let here = self.rqs[cpu].cfs.nr_queued;
-        let mut best: Option<(u32, usize, TaskId)> = None;
-        for src in 0..self.rqs.len() {
-            let n = self.rqs[src].cfs.nr_queued;
-            if src == cpu || n < here + 2 || best.is_some_and(|(bn, _, _)| n <= bn) {
-                continue;
+        let nr_queued = |src: usize| self.rqs[src].cfs.nr_queued;
+        // Only sources with fewer than `below` fair tasks are left to try.
+        let mut below = u32::MAX;
+        loop {
+            let busiest = (0..self.rqs.len())
+                .filter(|&src| src != cpu)
+                .map(nr_queued)
+                .filter(|&n| n < below && n >= here + 2)
+                .max();
+            let Some(n) = busiest else {
+                return false;
+            };
+            for src in 0..self.rqs.len() {
+                if src == cpu || nr_queued(src) != n {
+                    continue;
+                }
+                if let Some(p) = FairSchedClass::pick_migratable(self, src, cpu) {
+                    self.move_queued_task(p, src, cpu);
+                    return true;
+                }
             }
-            if let Some(p) = FairSchedClass::pick_migratable(self, src, cpu) {
-                best = Some((n, src, p));
-            }
-        }
-        match best {
-            Some((_, src, p)) => {
-                self.move_queued_task(p, src, cpu);
-                true
-            }
-            None => false,
+            below = n;
         }
     }
 }
