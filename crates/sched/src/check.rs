@@ -49,6 +49,7 @@ impl Sched {
             }
         }
         for (cpu, rq) in self.rqs.iter().enumerate() {
+            self.check_timeline(cpu)?;
             if rq.nr_running() != queued_on[cpu] {
                 return Err(format!(
                     "cpu{cpu}: nr_running {} but {} tasks are queued there",
@@ -117,6 +118,38 @@ impl Sched {
                     ));
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// The EEVDF timeline is a well-formed tree holding every waiting fair task with its
+    /// current deadline, vruntime and last pick time.
+    fn check_timeline(&self, cpu: usize) -> Result<(), String> {
+        let cfs = &self.rqs[cpu].cfs;
+        cfs.timeline.check().map_err(|e| format!("cpu{cpu}: {e}"))?;
+        for ((deadline, p), vruntime, picked_ns) in cfs.timeline.iter() {
+            let se = &self.task(p).se;
+            if (se.deadline, se.vruntime, se.last_picked_ns) != (deadline, vruntime, picked_ns) {
+                return Err(format!(
+                    "cpu{cpu}: {} ({p}) is on the timeline with deadline {deadline}, vruntime \
+                     {vruntime}, last picked at {picked_ns} but has {}, {} and {}",
+                    self.task(p).name,
+                    se.deadline,
+                    se.vruntime,
+                    se.last_picked_ns
+                ));
+            }
+        }
+        let curr_queued = cfs.curr.is_some_and(|c| {
+            let t = self.task(c);
+            t.on_rq && t.class() == ClassId::Fair && t.cpu as usize == cpu
+        });
+        if cfs.timeline.len() + usize::from(curr_queued) != cfs.nr_queued as usize {
+            return Err(format!(
+                "cpu{cpu}: {} fair tasks queued but {} on the timeline",
+                cfs.nr_queued,
+                cfs.timeline.len()
+            ));
         }
         Ok(())
     }

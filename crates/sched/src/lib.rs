@@ -19,6 +19,7 @@ pub mod proxy;
 pub mod rq;
 pub mod rt;
 pub mod task;
+mod timeline;
 
 pub use crate::attr::{ClassId, Policy, SchedAttr};
 pub use crate::core::{Outbox, PlantedBug, Sched, SchedConfig, TimerRequest};
