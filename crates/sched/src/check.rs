@@ -94,6 +94,7 @@ impl Sched {
             }
         }
         self.check_pushable()?;
+        self.check_cpu_masks()?;
         for (i, m) in self.mutexes.iter().enumerate() {
             // Handoff: a mutex with waiters always has an owner, so no waiter can be forgotten.
             if m.owner.is_none() && !m.waiters.is_empty() {

@@ -2,12 +2,13 @@
 //! migration and load balancing. It knows no files and no clock of its own: the engine sets
 //! [`Sched::now`], calls in, and collects what the core asks of it from [`Outbox`].
 
-use crate::attr::{ClassId, SchedAttr};
+use crate::attr::{ClassId, SchedAttr, MAX_RT_PRIO};
 use crate::class::{
     class, DEQUEUE_MIGRATING, DEQUEUE_SAVE, DEQUEUE_SLEEP, ENQUEUE_INITIAL, ENQUEUE_MIGRATED,
     ENQUEUE_RESTORE, ENQUEUE_WAKEUP,
 };
 use crate::cpumask::{CpuMask, NR_CPUS};
+use crate::cpupri::CpuPri;
 use crate::deadline::{DlAdmissionError, DlSchedClass, SchedDlEntity};
 use crate::fair::{base_slice_ns, FairSchedClass, SchedEntity};
 use crate::mutex::{Inherit, Mutex, ProxyLevel};
@@ -121,6 +122,14 @@ pub struct Sched {
     rt_period_timer_armed: bool,
     /// Every CPU of the machine (`cpu_possible_mask`).
     all_cpus: CpuMask,
+    /// Each CPU's RT priority level, for `find_lowest_rq()` (see `cpupri.rs`).
+    pub(crate) cpupri: CpuPri,
+    /// CPUs with nothing queued (`nr_running == 0`).
+    pub(crate) rq_empty_cpus: CpuMask,
+    /// CPUs with nothing queued and nothing running (`available_idle_cpu()`).
+    pub(crate) idle_cpus: CpuMask,
+    /// CPUs with no SCHED_DEADLINE task queued (cpudl's `free_cpus`).
+    pub(crate) dl_free_cpus: CpuMask,
 }
 
 impl Sched {
@@ -144,6 +153,10 @@ impl Sched {
             base_slice_ns,
             dl_total_bw: 0,
             rt_period_timer_armed: false,
+            cpupri: CpuPri::new(all_cpus.weight() as usize, MAX_RT_PRIO + 1),
+            rq_empty_cpus: all_cpus.clone(),
+            idle_cpus: all_cpus.clone(),
+            dl_free_cpus: all_cpus.clone(),
             all_cpus,
         }
     }
@@ -482,10 +495,12 @@ impl Sched {
 
     pub(crate) fn enqueue_task(&mut self, cpu: usize, p: TaskId, flags: u32) {
         class(self.tasks[p.index()].class()).enqueue_task(self, cpu, p, flags);
+        self.update_cpu_masks(cpu);
     }
 
     pub(crate) fn dequeue_task(&mut self, cpu: usize, p: TaskId, flags: u32) {
         class(self.tasks[p.index()].class()).dequeue_task(self, cpu, p, flags);
+        self.update_cpu_masks(cpu);
     }
 
     pub(crate) fn activate_task(&mut self, cpu: usize, p: TaskId, flags: u32) {
@@ -659,6 +674,7 @@ impl Sched {
             rt.rt_time -= rt.rt_time.min(runtime);
             if rt.rt_throttled && rt.rt_time < runtime {
                 rt.rt_throttled = false;
+                self.update_cpu_masks(cpu);
                 self.emit(Event::RtUnthrottle { cpu: cpu as u32 });
                 self.resched_curr(cpu);
             }
@@ -757,6 +773,10 @@ impl Sched {
         let rq = &mut self.rqs[cpu];
         rq.curr = next;
         rq.donor = next_donor;
+        if prev.is_none() != next.is_none() {
+            // Idle or no longer: the masks only care whether something runs.
+            self.update_cpu_masks(cpu);
+        }
         if switched {
             let mut cost = self.cfg.switch_cost_ns;
             if let Some(n) = next {
@@ -882,13 +902,10 @@ impl Sched {
 
     /// An idle CPU pulls from the busiest runqueue on behalf of a busy one.
     fn nohz_balancer_kick(&mut self, busy_cpu: usize) {
-        let idle = (0..self.rqs.len())
-            .map(|i| (busy_cpu + i) % self.rqs.len())
-            .find(|&c| {
-                self.rqs[c].is_idle()
-                    && self.rqs[c].nr_running() == 0
-                    && FairSchedClass::pick_migratable(self, busy_cpu, c).is_some()
-            });
+        let idle = self
+            .idle_cpus
+            .iter_wrap(busy_cpu)
+            .find(|&c| FairSchedClass::pick_migratable(self, busy_cpu, c).is_some());
         if let Some(c) = idle {
             if self.pull_one(c) {
                 self.resched_curr(c);

@@ -237,6 +237,7 @@ impl DlSchedClass {
         }
         dl.dl_nr_running += 1;
         Self::update_overload(s, cpu);
+        s.update_cpu_masks(cpu);
     }
 
     fn remove(s: &mut Sched, cpu: usize, p: TaskId) {
@@ -248,6 +249,7 @@ impl DlSchedClass {
             dl.dequeue_pushable(p, se);
         }
         Self::update_overload(s, cpu);
+        s.update_cpu_masks(cpu);
     }
 
     /// Something `Sched::may_be_pushable` looks at changed for queued `p`: put it in or take
@@ -355,23 +357,26 @@ impl DlSchedClass {
     /// `find_later_rq()`: a CPU allowed for `exec` (the task that will actually run) with no
     /// DL work (idle first), else the one whose earliest deadline is the latest, if later than
     /// `p`'s.
+    /// Ties go to the first CPU from `p`'s own, wrapping around.
     fn find_later_rq(s: &Sched, p: TaskId, exec: TaskId) -> Option<usize> {
         let t = &s.tasks[p.index()];
         let own = t.cpu as usize;
-        let mut best: Option<((u8, u64), usize)> = None;
-        for c in s.tasks[exec.index()].cpus_allowed.iter_wrap(own) {
-            if c >= s.rqs.len() {
-                break;
-            }
-            let rq = &s.rqs[c];
-            let key = match rq.dl.earliest() {
-                None if rq.nr_running() == 0 => (3, 0),
-                None => (2, 0),
-                Some((d, _)) if d > t.dl.deadline => (1, d),
-                Some(_) => continue,
-            };
-            if best.is_none_or(|(bk, _)| key > bk) {
-                best = Some((key, c));
+        let allowed = &s.tasks[exec.index()].cpus_allowed;
+        if let Some(c) = s.rq_empty_cpus.first_and_wrap(allowed, own) {
+            return Some(c);
+        }
+        // None of these is empty, or the search above would have found it.
+        if let Some(c) = s.dl_free_cpus.first_and_wrap(allowed, own) {
+            return Some(c);
+        }
+        // Every allowed CPU has DL work: the latest earliest deadline, if later than p's
+        // (what cpudl's max-heap keeps at hand in Linux).
+        let mut best: Option<(u64, usize)> = None;
+        for c in allowed.iter_wrap(own) {
+            if let Some((d, _)) = s.rqs[c].dl.earliest() {
+                if d > t.dl.deadline && best.is_none_or(|(bd, _)| d > bd) {
+                    best = Some((d, c));
+                }
             }
         }
         best.map(|(_, c)| c)

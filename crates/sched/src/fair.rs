@@ -231,15 +231,18 @@ impl FairSchedClass {
 
     /// Idle CPU allowed for `p`, searched from `target` as `select_idle_cpu()` does.
     fn select_idle_cpu(s: &Sched, p: TaskId, target: usize) -> Option<usize> {
-        let t = &s.tasks[p.index()];
-        t.cpus_allowed
-            .iter_wrap(target)
-            .find(|&c| c < s.rqs.len() && s.rqs[c].is_idle() && s.rqs[c].nr_running() == 0)
+        s.idle_cpus
+            .first_and_wrap(&s.tasks[p.index()].cpus_allowed, target)
     }
 
-    /// The least loaded allowed CPU (`sched_balance_find_dst_cpu()` for fork/exec).
+    /// The least loaded allowed CPU (`sched_balance_find_dst_cpu()` for fork/exec): fewest
+    /// tasks, then least weight, the first from `prev` (wrapping) among equals.
     fn find_idlest_cpu(s: &Sched, p: TaskId, prev: usize) -> usize {
         let t = &s.tasks[p.index()];
+        // An empty runqueue (no tasks, no weight) is as idle as any can be.
+        if let Some(c) = s.rq_empty_cpus.first_and_wrap(&t.cpus_allowed, prev) {
+            return c;
+        }
         t.cpus_allowed
             .iter_wrap(prev)
             .filter(|&c| c < s.rqs.len())

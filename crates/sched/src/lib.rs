@@ -12,6 +12,7 @@ mod check;
 pub mod class;
 pub mod core;
 pub mod cpumask;
+mod cpupri;
 pub mod deadline;
 pub mod fair;
 pub mod mutex;

@@ -223,7 +223,7 @@ impl RtSchedClass {
     /// `cpupri`: how low the priority of what `cpu` runs is, higher meaning a better target.
     /// Idle beats fair beats RT (the lower the RT prio the better); a CPU with DL work or a
     /// throttled RT runqueue is never a target.
-    fn cpupri(s: &Sched, cpu: usize) -> i32 {
+    pub(crate) fn cpupri(s: &Sched, cpu: usize) -> i32 {
         let rq = &s.rqs[cpu];
         if rq.dl.dl_nr_running > 0 || rq.rt.rt_throttled {
             return -1;
@@ -240,21 +240,8 @@ impl RtSchedClass {
     /// the highest there. Ties prefer the task's own CPU, then the lowest CPU id.
     pub fn find_lowest_rq(s: &Sched, p: TaskId, exec: TaskId) -> Option<usize> {
         let t = &s.tasks[p.index()];
-        let own = t.cpu as usize;
-        let mut best: Option<(i32, usize)> = None;
-        for c in s.tasks[exec.index()].cpus_allowed.iter_wrap(own) {
-            if c >= s.rqs.len() {
-                break;
-            }
-            let pri = Self::cpupri(s, c);
-            if pri <= t.prio {
-                continue;
-            }
-            if best.is_none_or(|(bp, _)| pri > bp) {
-                best = Some((pri, c));
-            }
-        }
-        best.map(|(_, c)| c)
+        s.cpupri
+            .find(&s.tasks[exec.index()].cpus_allowed, t.prio, t.cpu as usize)
     }
 
     /// `push_rt_task()`: move the best waiting task to a CPU where it would run now.
@@ -367,6 +354,7 @@ impl RtSchedClass {
         rt.rt_time += delta_ns;
         if !rt.rt_throttled && rt.rt_time > runtime {
             rt.rt_throttled = true;
+            s.update_cpu_masks(cpu);
             s.emit(Event::RtThrottle { cpu: cpu as u32 });
             s.resched_curr(cpu);
         }
