@@ -49,6 +49,7 @@ impl Sched {
             }
         }
         for (cpu, rq) in self.rqs.iter().enumerate() {
+            self.check_timeline(cpu)?;
             if rq.nr_running() != queued_on[cpu] {
                 return Err(format!(
                     "cpu{cpu}: nr_running {} but {} tasks are queued there",
@@ -92,6 +93,8 @@ impl Sched {
                 return Err(format!("cpu{cpu}: a reschedule is pending between events"));
             }
         }
+        self.check_pushable()?;
+        self.check_cpu_masks()?;
         for (i, m) in self.mutexes.iter().enumerate() {
             // Handoff: a mutex with waiters always has an owner, so no waiter can be forgotten.
             if m.owner.is_none() && !m.waiters.is_empty() {
@@ -116,6 +119,95 @@ impl Sched {
                     ));
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// The EEVDF timeline is a well-formed tree holding every waiting fair task with its
+    /// current deadline, vruntime and last pick time.
+    fn check_timeline(&self, cpu: usize) -> Result<(), String> {
+        let cfs = &self.rqs[cpu].cfs;
+        cfs.timeline.check().map_err(|e| format!("cpu{cpu}: {e}"))?;
+        for ((deadline, p), vruntime, picked_ns) in cfs.timeline.iter() {
+            let se = &self.task(p).se;
+            if (se.deadline, se.vruntime, se.last_picked_ns) != (deadline, vruntime, picked_ns) {
+                return Err(format!(
+                    "cpu{cpu}: {} ({p}) is on the timeline with deadline {deadline}, vruntime \
+                     {vruntime}, last picked at {picked_ns} but has {}, {} and {}",
+                    self.task(p).name,
+                    se.deadline,
+                    se.vruntime,
+                    se.last_picked_ns
+                ));
+            }
+        }
+        let curr_queued = cfs.curr.is_some_and(|c| {
+            let t = self.task(c);
+            t.on_rq && t.class() == ClassId::Fair && t.cpu as usize == cpu
+        });
+        if cfs.timeline.len() + usize::from(curr_queued) != cfs.nr_queued as usize {
+            return Err(format!(
+                "cpu{cpu}: {} fair tasks queued but {} on the timeline",
+                cfs.nr_queued,
+                cfs.timeline.len()
+            ));
+        }
+        Ok(())
+    }
+
+    /// The RT and DL pushable lists hold exactly the queued tasks that may be pushable, in
+    /// their queue's order, and the tasks' `on_list`/`on_dl_rq`/`pushable` flags agree.
+    fn check_pushable(&self) -> Result<(), String> {
+        let (mut on_rt, mut on_dl) = (0, 0);
+        for (cpu, rq) in self.rqs.iter().enumerate() {
+            for (class, queued, pushable) in [
+                (
+                    "RT",
+                    rq.rt.queued().collect::<Vec<_>>(),
+                    rq.rt.pushable().collect::<Vec<_>>(),
+                ),
+                (
+                    "DL",
+                    rq.dl.queued().collect(),
+                    rq.dl.pushable().collect(),
+                ),
+            ] {
+                for &p in &queued {
+                    let t = self.task(p);
+                    let (on, flag) = if class == "RT" {
+                        (t.rt.on_list, t.rt.pushable)
+                    } else {
+                        (t.dl.on_dl_rq, t.dl.pushable)
+                    };
+                    if !on || t.cpu as usize != cpu || flag != self.may_be_pushable(p) {
+                        return Err(format!(
+                            "cpu{cpu}: {class} task {} ({p}) has on-queue {on}, pushable {flag} \
+                             and cpu{}",
+                            t.name, t.cpu
+                        ));
+                    }
+                }
+                let expected: Vec<_> = queued
+                    .iter()
+                    .copied()
+                    .filter(|&p| self.may_be_pushable(p))
+                    .collect();
+                if pushable != expected {
+                    return Err(format!(
+                        "cpu{cpu}: {class} pushable list {pushable:?}, expected {expected:?}"
+                    ));
+                }
+            }
+            on_rt += rq.rt.queued().count();
+            on_dl += rq.dl.queued().count();
+        }
+        let flagged_rt = self.tasks.iter().filter(|t| t.rt.on_list).count();
+        let flagged_dl = self.tasks.iter().filter(|t| t.dl.on_dl_rq).count();
+        if (flagged_rt, flagged_dl) != (on_rt, on_dl) {
+            return Err(format!(
+                "{flagged_rt} tasks think they are on an RT list and {flagged_dl} on an EDF \
+                 queue, but {on_rt} and {on_dl} are"
+            ));
         }
         Ok(())
     }

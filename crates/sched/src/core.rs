@@ -2,18 +2,19 @@
 //! migration and load balancing. It knows no files and no clock of its own: the engine sets
 //! [`Sched::now`], calls in, and collects what the core asks of it from [`Outbox`].
 
-use crate::attr::{ClassId, SchedAttr};
+use crate::attr::{ClassId, SchedAttr, MAX_RT_PRIO};
 use crate::class::{
     class, DEQUEUE_MIGRATING, DEQUEUE_SAVE, DEQUEUE_SLEEP, ENQUEUE_INITIAL, ENQUEUE_MIGRATED,
     ENQUEUE_RESTORE, ENQUEUE_WAKEUP,
 };
 use crate::cpumask::{CpuMask, NR_CPUS};
+use crate::cpupri::CpuPri;
 use crate::deadline::{DlAdmissionError, DlSchedClass, SchedDlEntity};
 use crate::fair::{base_slice_ns, FairSchedClass, SchedEntity};
 use crate::mutex::{Inherit, Mutex, ProxyLevel};
 use crate::proxy::ProxyAction;
 use crate::rq::Rq;
-use crate::rt::{rr_timeslice_ticks, SchedRtEntity};
+use crate::rt::{rr_timeslice_ticks, RtSchedClass, SchedRtEntity};
 use crate::task::{Task, TaskId, TaskState};
 use proxysched_trace::{Event, PrevState, WakeReason};
 
@@ -121,6 +122,14 @@ pub struct Sched {
     rt_period_timer_armed: bool,
     /// Every CPU of the machine (`cpu_possible_mask`).
     all_cpus: CpuMask,
+    /// Each CPU's RT priority level, for `find_lowest_rq()` (see `cpupri.rs`).
+    pub(crate) cpupri: CpuPri,
+    /// CPUs with nothing queued (`nr_running == 0`).
+    pub(crate) rq_empty_cpus: CpuMask,
+    /// CPUs with nothing queued and nothing running (`available_idle_cpu()`).
+    pub(crate) idle_cpus: CpuMask,
+    /// CPUs with no SCHED_DEADLINE task queued (cpudl's `free_cpus`).
+    pub(crate) dl_free_cpus: CpuMask,
 }
 
 impl Sched {
@@ -144,6 +153,10 @@ impl Sched {
             base_slice_ns,
             dl_total_bw: 0,
             rt_period_timer_armed: false,
+            cpupri: CpuPri::new(all_cpus.weight() as usize, MAX_RT_PRIO + 1),
+            rq_empty_cpus: all_cpus.clone(),
+            idle_cpus: all_cpus.clone(),
+            dl_free_cpus: all_cpus.clone(),
             all_cpus,
         }
     }
@@ -265,9 +278,7 @@ impl Sched {
             on_rq: false,
             cpu,
             se: SchedEntity::default(),
-            rt: SchedRtEntity {
-                time_slice: rr_timeslice_ticks(self.cfg.hz),
-            },
+            rt: SchedRtEntity::new(rr_timeslice_ticks(self.cfg.hz)),
             dl: SchedDlEntity::default(),
             sum_exec_runtime: 0,
             migrated: false,
@@ -461,6 +472,8 @@ impl Sched {
         }
         t.nr_cpus_allowed = cpus.weight();
         t.cpus_allowed = cpus;
+        self.update_pushable(p);
+        let t = &self.tasks[p.index()];
         let cpu = t.cpu as usize;
         if t.cpus_allowed.test(cpu) {
             return;
@@ -482,10 +495,12 @@ impl Sched {
 
     pub(crate) fn enqueue_task(&mut self, cpu: usize, p: TaskId, flags: u32) {
         class(self.tasks[p.index()].class()).enqueue_task(self, cpu, p, flags);
+        self.update_cpu_masks(cpu);
     }
 
     pub(crate) fn dequeue_task(&mut self, cpu: usize, p: TaskId, flags: u32) {
         class(self.tasks[p.index()].class()).dequeue_task(self, cpu, p, flags);
+        self.update_cpu_masks(cpu);
     }
 
     pub(crate) fn activate_task(&mut self, cpu: usize, p: TaskId, flags: u32) {
@@ -584,6 +599,13 @@ impl Sched {
         }
     }
 
+    /// What [`Sched::may_be_pushable`] reads changed for `p`: keep the RT/DL pushable lists
+    /// right if it is queued there.
+    pub(crate) fn update_pushable(&mut self, p: TaskId) {
+        RtSchedClass::update_pushable(self, p);
+        DlSchedClass::update_pushable(self, p);
+    }
+
     pub(crate) fn push_tasks(&mut self, cpu: usize) {
         class(ClassId::Deadline).push_tasks(self, cpu);
         class(ClassId::Rt).push_tasks(self, cpu);
@@ -652,6 +674,7 @@ impl Sched {
             rt.rt_time -= rt.rt_time.min(runtime);
             if rt.rt_throttled && rt.rt_time < runtime {
                 rt.rt_throttled = false;
+                self.update_cpu_masks(cpu);
                 self.emit(Event::RtUnthrottle { cpu: cpu as u32 });
                 self.resched_curr(cpu);
             }
@@ -683,6 +706,7 @@ impl Sched {
                         // Proxy execution: a task blocked on a mutex stays queued, a
                         // candidate donor for its lock owner.
                         self.tasks[p.index()].is_blocked = true;
+                        self.update_pushable(p);
                     } else {
                         self.deactivate_task(cpu, p, DEQUEUE_SLEEP);
                     }
@@ -749,6 +773,10 @@ impl Sched {
         let rq = &mut self.rqs[cpu];
         rq.curr = next;
         rq.donor = next_donor;
+        if prev.is_none() != next.is_none() {
+            // Idle or no longer: the masks only care whether something runs.
+            self.update_cpu_masks(cpu);
+        }
         if switched {
             let mut cost = self.cfg.switch_cost_ns;
             if let Some(n) = next {
@@ -874,13 +902,10 @@ impl Sched {
 
     /// An idle CPU pulls from the busiest runqueue on behalf of a busy one.
     fn nohz_balancer_kick(&mut self, busy_cpu: usize) {
-        let idle = (0..self.rqs.len())
-            .map(|i| (busy_cpu + i) % self.rqs.len())
-            .find(|&c| {
-                self.rqs[c].is_idle()
-                    && self.rqs[c].nr_running() == 0
-                    && FairSchedClass::pick_migratable(self, busy_cpu, c).is_some()
-            });
+        let idle = self
+            .idle_cpus
+            .iter_wrap(busy_cpu)
+            .find(|&c| FairSchedClass::pick_migratable(self, busy_cpu, c).is_some());
         if let Some(c) = idle {
             if self.pull_one(c) {
                 self.resched_curr(c);
@@ -904,25 +929,32 @@ impl Sched {
     }
 
     /// Pull the least recently run waiting fair task from the CPU with the most fair tasks,
-    /// if it has at least two more than `cpu` (ties: lowest CPU id).
+    /// if it has at least two more than `cpu` (ties: lowest CPU id). Sources are tried from
+    /// the busiest down, so only the runqueues that could win are searched for a task.
     fn pull_one(&mut self, cpu: usize) -> bool {
         let here = self.rqs[cpu].cfs.nr_queued;
-        let mut best: Option<(u32, usize, TaskId)> = None;
-        for src in 0..self.rqs.len() {
-            let n = self.rqs[src].cfs.nr_queued;
-            if src == cpu || n < here + 2 || best.is_some_and(|(bn, _, _)| n <= bn) {
-                continue;
+        let nr_queued = |src: usize| self.rqs[src].cfs.nr_queued;
+        // Only sources with fewer than `below` fair tasks are left to try.
+        let mut below = u32::MAX;
+        loop {
+            let busiest = (0..self.rqs.len())
+                .filter(|&src| src != cpu)
+                .map(nr_queued)
+                .filter(|&n| n < below && n >= here + 2)
+                .max();
+            let Some(n) = busiest else {
+                return false;
+            };
+            for src in 0..self.rqs.len() {
+                if src == cpu || nr_queued(src) != n {
+                    continue;
+                }
+                if let Some(p) = FairSchedClass::pick_migratable(self, src, cpu) {
+                    self.move_queued_task(p, src, cpu);
+                    return true;
+                }
             }
-            if let Some(p) = FairSchedClass::pick_migratable(self, src, cpu) {
-                best = Some((n, src, p));
-            }
-        }
-        match best {
-            Some((_, src, p)) => {
-                self.move_queued_task(p, src, cpu);
-                true
-            }
-            None => false,
+            below = n;
         }
     }
 }

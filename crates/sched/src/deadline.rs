@@ -38,6 +38,10 @@ pub struct SchedDlEntity {
     /// Insertion order on the EDF queue: equal deadlines run in the order they were queued,
     /// as in the kernel's rbtree, and preemption (strictly earlier deadline) agrees with it.
     queue_seq: u64,
+    /// On its runqueue's EDF queue (`on_dl_rq()`).
+    pub(crate) on_dl_rq: bool,
+    /// On its runqueue's pushable tree.
+    pub(crate) pushable: bool,
 }
 
 impl SchedDlEntity {
@@ -107,6 +111,10 @@ pub struct DlRq {
     queue: BTreeSet<(u64, u64, TaskId)>,
     next_seq: u64,
     pub dl_nr_running: u32,
+    /// `pushable_dl_tasks_root`: the queued tasks that might run elsewhere (see
+    /// `Sched::may_be_pushable`), keyed as on the EDF queue, so the first one push/pull
+    /// accepts is the one a walk of the whole queue would accept.
+    pushable_tasks: BTreeSet<(u64, u64, TaskId)>,
 }
 
 impl DlRq {
@@ -117,6 +125,29 @@ impl DlRq {
 
     pub fn queued(&self) -> impl Iterator<Item = TaskId> + '_ {
         self.queue.iter().map(|&(_, _, p)| p)
+    }
+
+    /// The pushable tree, earliest deadline first.
+    pub fn pushable(&self) -> impl Iterator<Item = TaskId> + '_ {
+        self.pushable_tasks.iter().map(|&(_, _, p)| p)
+    }
+
+    /// `enqueue_pushable_dl_task()`.
+    fn enqueue_pushable(&mut self, p: TaskId, dl_se: &mut SchedDlEntity) {
+        debug_assert!(dl_se.on_dl_rq && !dl_se.pushable);
+        self.pushable_tasks
+            .insert((dl_se.deadline, dl_se.queue_seq, p));
+        dl_se.pushable = true;
+    }
+
+    /// `dequeue_pushable_dl_task()`; nothing if it is not in the tree.
+    fn dequeue_pushable(&mut self, p: TaskId, dl_se: &mut SchedDlEntity) {
+        if std::mem::take(&mut dl_se.pushable) {
+            let removed = self
+                .pushable_tasks
+                .remove(&(dl_se.deadline, dl_se.queue_seq, p));
+            debug_assert!(removed, "pushable DL task not in the pushable tree");
+        }
     }
 }
 
@@ -194,22 +225,47 @@ impl DlSchedClass {
     }
 
     fn insert(s: &mut Sched, cpu: usize, p: TaskId) {
+        let pushable = s.may_be_pushable(p);
         let dl = &mut s.rqs[cpu].dl;
         let se = &mut s.tasks[p.index()].dl;
         se.queue_seq = dl.next_seq;
         dl.next_seq += 1;
         dl.queue.insert((se.deadline, se.queue_seq, p));
+        se.on_dl_rq = true;
+        if pushable {
+            dl.enqueue_pushable(p, se);
+        }
         dl.dl_nr_running += 1;
         Self::update_overload(s, cpu);
+        s.update_cpu_masks(cpu);
     }
 
     fn remove(s: &mut Sched, cpu: usize, p: TaskId) {
-        let se = &s.tasks[p.index()].dl;
+        let se = &mut s.tasks[p.index()].dl;
         let dl = &mut s.rqs[cpu].dl;
         if dl.queue.remove(&(se.deadline, se.queue_seq, p)) {
             dl.dl_nr_running -= 1;
+            se.on_dl_rq = false;
+            dl.dequeue_pushable(p, se);
         }
         Self::update_overload(s, cpu);
+        s.update_cpu_masks(cpu);
+    }
+
+    /// Something `Sched::may_be_pushable` looks at changed for queued `p`: put it in or take
+    /// it out of the pushable tree.
+    pub(crate) fn update_pushable(s: &mut Sched, p: TaskId) {
+        let want = s.may_be_pushable(p);
+        let t = &mut s.tasks[p.index()];
+        if !t.dl.on_dl_rq || t.dl.pushable == want {
+            return;
+        }
+        let dl = &mut s.rqs[t.cpu as usize].dl;
+        if want {
+            dl.enqueue_pushable(p, &mut t.dl);
+        } else {
+            dl.dequeue_pushable(p, &mut t.dl);
+        }
     }
 
     fn update_overload(s: &mut Sched, cpu: usize) {
@@ -301,23 +357,26 @@ impl DlSchedClass {
     /// `find_later_rq()`: a CPU allowed for `exec` (the task that will actually run) with no
     /// DL work (idle first), else the one whose earliest deadline is the latest, if later than
     /// `p`'s.
+    /// Ties go to the first CPU from `p`'s own, wrapping around.
     fn find_later_rq(s: &Sched, p: TaskId, exec: TaskId) -> Option<usize> {
         let t = &s.tasks[p.index()];
         let own = t.cpu as usize;
-        let mut best: Option<((u8, u64), usize)> = None;
-        for c in s.tasks[exec.index()].cpus_allowed.iter_wrap(own) {
-            if c >= s.rqs.len() {
-                break;
-            }
-            let rq = &s.rqs[c];
-            let key = match rq.dl.earliest() {
-                None if rq.nr_running() == 0 => (3, 0),
-                None => (2, 0),
-                Some((d, _)) if d > t.dl.deadline => (1, d),
-                Some(_) => continue,
-            };
-            if best.is_none_or(|(bk, _)| key > bk) {
-                best = Some((key, c));
+        let allowed = &s.tasks[exec.index()].cpus_allowed;
+        if let Some(c) = s.rq_empty_cpus.first_and_wrap(allowed, own) {
+            return Some(c);
+        }
+        // None of these is empty, or the search above would have found it.
+        if let Some(c) = s.dl_free_cpus.first_and_wrap(allowed, own) {
+            return Some(c);
+        }
+        // Every allowed CPU has DL work: the latest earliest deadline, if later than p's
+        // (what cpudl's max-heap keeps at hand in Linux).
+        let mut best: Option<(u64, usize)> = None;
+        for c in allowed.iter_wrap(own) {
+            if let Some((d, _)) = s.rqs[c].dl.earliest() {
+                if d > t.dl.deadline && best.is_none_or(|(bd, _)| d > bd) {
+                    best = Some((d, c));
+                }
             }
         }
         best.map(|(_, c)| c)
@@ -325,7 +384,7 @@ impl DlSchedClass {
 
     /// The earliest-deadline task that could run elsewhere; see `RtSchedClass` for chains.
     fn earliest_pushable(s: &Sched, cpu: usize, dst: Option<usize>) -> Option<TaskId> {
-        s.rqs[cpu].dl.queued().find(|&p| {
+        s.rqs[cpu].dl.pushable().find(|&p| {
             s.push_exec_ctx(cpu, p)
                 .is_some_and(|x| dst.is_none_or(|d| s.tasks[x.index()].cpus_allowed.test(d)))
         })

@@ -8,12 +8,11 @@
 //! until its slice is used up (`RUN_TO_PARITY`), and a slice end is noticed at the tick (no
 //! `HRTICK`), as in Linux by default.
 
-use std::collections::BTreeMap;
-
 use crate::attr::{fair_weight, Policy, SchedAttr, NICE_0_LOAD};
 use crate::class::{SchedClass, ENQUEUE_INITIAL};
 use crate::core::Sched;
 use crate::task::TaskId;
+use crate::timeline::Timeline;
 
 /// `sched_entity`: per-task EEVDF state.
 #[derive(Clone, Debug, Default)]
@@ -38,7 +37,7 @@ pub struct SchedEntity {
 pub struct CfsRq {
     /// Queued entities other than the running one, by (virtual deadline, task), with their
     /// vruntime (which cannot change while they wait).
-    timeline: BTreeMap<(i64, TaskId), i64>,
+    pub(crate) timeline: Timeline,
     /// The entity that runs (was picked) here; counted in the sums while it is queued.
     pub curr: Option<TaskId>,
     curr_on_rq: bool,
@@ -83,7 +82,7 @@ impl CfsRq {
 
     /// Waiting tasks, by virtual deadline; for the load balancer and checks.
     pub fn queued(&self) -> impl Iterator<Item = TaskId> + '_ {
-        self.timeline.keys().map(|&(_, p)| p)
+        self.timeline.iter().map(|((_, p), _, _)| p)
     }
 
     /// Σ weights of queued entities (`cfs_rq->avg_load`, unscaled).
@@ -189,11 +188,7 @@ impl FairSchedClass {
                 return Some(c);
             }
         }
-        let best = cfs
-            .timeline
-            .iter()
-            .find(|(_, &v)| cfs.eligible(v))
-            .map(|(&(deadline, p), _)| (deadline, p));
+        let best = cfs.timeline.first_eligible(|v| cfs.eligible(v));
         match (curr, best) {
             (Some(c), Some((deadline, p))) => {
                 let cd = s.tasks[c.index()].se.deadline;
@@ -204,9 +199,8 @@ impl FairSchedClass {
             // Rounding in V can leave nobody exactly eligible; take the earliest deadline.
             (None, None) => cfs
                 .timeline
-                .keys()
-                .next()
-                .map(|&(_, p)| p)
+                .first()
+                .map(|(_, p)| p)
                 .or(cfs.curr.filter(|_| cfs.curr_on_rq)),
         }
     }
@@ -237,15 +231,18 @@ impl FairSchedClass {
 
     /// Idle CPU allowed for `p`, searched from `target` as `select_idle_cpu()` does.
     fn select_idle_cpu(s: &Sched, p: TaskId, target: usize) -> Option<usize> {
-        let t = &s.tasks[p.index()];
-        t.cpus_allowed
-            .iter_wrap(target)
-            .find(|&c| c < s.rqs.len() && s.rqs[c].is_idle() && s.rqs[c].nr_running() == 0)
+        s.idle_cpus
+            .first_and_wrap(&s.tasks[p.index()].cpus_allowed, target)
     }
 
-    /// The least loaded allowed CPU (`sched_balance_find_dst_cpu()` for fork/exec).
+    /// The least loaded allowed CPU (`sched_balance_find_dst_cpu()` for fork/exec): fewest
+    /// tasks, then least weight, the first from `prev` (wrapping) among equals.
     fn find_idlest_cpu(s: &Sched, p: TaskId, prev: usize) -> usize {
         let t = &s.tasks[p.index()];
+        // An empty runqueue (no tasks, no weight) is as idle as any can be.
+        if let Some(c) = s.rq_empty_cpus.first_and_wrap(&t.cpus_allowed, prev) {
+            return c;
+        }
         t.cpus_allowed
             .iter_wrap(prev)
             .filter(|&c| c < s.rqs.len())
@@ -255,19 +252,16 @@ impl FairSchedClass {
 
     /// `detach_one_task()`/`detach_tasks()`: the task to move from `src` to `dst`, if any: a
     /// waiting (not running, not blocked on a mutex) fair task allowed on `dst`, the least
-    /// recently run first.
+    /// recently run first (ties: lowest task id).
     pub fn pick_migratable(s: &Sched, src: usize, dst: usize) -> Option<TaskId> {
         let rq = &s.rqs[src];
-        rq.cfs
-            .queued()
-            .filter(|&p| {
-                let t = &s.tasks[p.index()];
-                Some(p) != rq.curr
-                    && !t.is_blocked
-                    && t.cpus_allowed.test(dst)
-                    && !s.is_proxy_owner_here(src, p)
-            })
-            .min_by_key(|&p| (s.tasks[p.index()].se.last_picked_ns, p))
+        rq.cfs.timeline.least_recently_picked(|p| {
+            let t = &s.tasks[p.index()];
+            Some(p) != rq.curr
+                && !t.is_blocked
+                && t.cpus_allowed.test(dst)
+                && !s.is_proxy_owner_here(src, p)
+        })
     }
 }
 
@@ -281,7 +275,9 @@ impl SchedClass for FairSchedClass {
         if rq.cfs.curr == Some(p) {
             rq.cfs.curr_on_rq = true;
         } else {
-            rq.cfs.timeline.insert((se.deadline, p), se.vruntime);
+            rq.cfs
+                .timeline
+                .insert((se.deadline, p), se.vruntime, se.last_picked_ns);
         }
     }
 
@@ -298,10 +294,7 @@ impl SchedClass for FairSchedClass {
             rq.cfs.curr_on_rq = false;
         } else {
             let removed = rq.cfs.timeline.remove(&(se.deadline, p));
-            debug_assert!(
-                removed.is_some(),
-                "dequeue of a fair task not on the timeline"
-            );
+            debug_assert!(removed, "dequeue of a fair task not on the timeline");
         }
     }
 
@@ -356,7 +349,9 @@ impl SchedClass for FairSchedClass {
         debug_assert_eq!(rq.cfs.curr, Some(p));
         if rq.cfs.curr_on_rq {
             let se = &s.tasks[p.index()].se;
-            rq.cfs.timeline.insert((se.deadline, p), se.vruntime);
+            rq.cfs
+                .timeline
+                .insert((se.deadline, p), se.vruntime, se.last_picked_ns);
         }
         rq.cfs.curr = None;
         rq.cfs.curr_on_rq = false;
@@ -367,7 +362,7 @@ impl SchedClass for FairSchedClass {
         let rq = &mut s.rqs[cpu];
         let se = &mut s.tasks[p.index()].se;
         let removed = rq.cfs.timeline.remove(&(se.deadline, p));
-        debug_assert!(removed.is_some(), "picked fair task not on the timeline");
+        debug_assert!(removed, "picked fair task not on the timeline");
         rq.cfs.curr = Some(p);
         rq.cfs.curr_on_rq = true;
         se.protect_slice = true;

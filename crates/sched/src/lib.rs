@@ -12,6 +12,7 @@ mod check;
 pub mod class;
 pub mod core;
 pub mod cpumask;
+mod cpupri;
 pub mod deadline;
 pub mod fair;
 pub mod mutex;
@@ -19,6 +20,7 @@ pub mod proxy;
 pub mod rq;
 pub mod rt;
 pub mod task;
+mod timeline;
 
 pub use crate::attr::{ClassId, Policy, SchedAttr};
 pub use crate::core::{Outbox, PlantedBug, Sched, SchedConfig, TimerRequest};

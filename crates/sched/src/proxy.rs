@@ -148,6 +148,7 @@ impl Sched {
                     let t = &mut self.tasks[p.index()];
                     t.is_blocked = false;
                     t.state = TaskState::Running;
+                    self.update_pushable(p);
                     return ProxyAction::Run(p);
                 }
                 self.proxy_deactivate(cpu, p);
@@ -300,6 +301,7 @@ impl Sched {
             self.update_curr(cpu);
             self.activate_task(cpu, d, ENQUEUE_WAKEUP);
             self.tasks[d.index()].is_blocked = true;
+            self.update_pushable(d);
             self.check_preempt(cpu, d);
             queue.extend(std::mem::take(&mut self.tasks[d.index()].blocked_head));
         }
@@ -359,6 +361,7 @@ impl Sched {
         let t = &mut self.tasks[n.index()];
         t.is_blocked = false;
         t.state = TaskState::Running;
+        self.update_pushable(n);
         self.emit(Event::SchedWaking {
             task: n,
             prio,
@@ -432,6 +435,17 @@ impl Sched {
             p
         };
         (self.tasks[exec.index()].nr_cpus_allowed > 1).then_some(exec)
+    }
+
+    /// Could [`Sched::push_exec_ctx`] let queued `p` go, whatever else is queued with it? The
+    /// RT and DL pushable lists hold exactly the queued tasks for which this is true: a task
+    /// allowed on more than one CPU, or a blocked one whose chain might be (full proxy
+    /// execution moves a blocked task with its owner, whose affinity decides). Whoever changes
+    /// what this reads for a queued task calls [`Sched::update_pushable`].
+    #[inline]
+    pub(crate) fn may_be_pushable(&self, p: TaskId) -> bool {
+        let t = &self.tasks[p.index()];
+        t.nr_cpus_allowed > 1 || (t.is_blocked && self.cfg.proxy_level == ProxyLevel::Full)
     }
 
     /// Is `p` the owner of a mutex that a blocked task queued on `cpu` waits for? Then `p`

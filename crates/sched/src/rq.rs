@@ -25,6 +25,8 @@ pub struct Rq {
     pub dl: DlRq,
     /// Next periodic load balance of this CPU (`rq->next_balance`).
     pub next_balance: u64,
+    /// What the CPU state masks last recorded for this runqueue (`Sched::update_cpu_masks`).
+    pub(crate) mask_state: u16,
 }
 
 impl Rq {
@@ -40,6 +42,7 @@ impl Rq {
             rt: RtRq::default(),
             dl: DlRq::default(),
             next_balance: 0,
+            mask_state: crate::cpupri::IDLE_STATE,
         }
     }
 

@@ -23,35 +23,43 @@ pub fn rr_timeslice_ticks(hz: u32) -> u32 {
 pub struct SchedRtEntity {
     /// Ticks left in the current SCHED_RR slice.
     pub time_slice: u32,
+    /// On its priority's run list (`on_list`).
+    pub(crate) on_list: bool,
+    /// On the runqueue's pushable list (`plist_node_empty(&p->pushable_tasks)` negated).
+    pub(crate) pushable: bool,
+    /// When it was put at the tail of its run list, in the runqueue's count: the run lists
+    /// are FIFO, so within a priority this orders tasks as the list does, and the pushable
+    /// list can be kept in run-list order without walking the run list.
+    run_seq: u64,
 }
 
-/// `rt_rq`: the RT runqueue of one CPU.
-#[derive(Debug)]
-pub struct RtRq {
-    queues: Vec<VecDeque<TaskId>>,
-    bitmap: [u64; 2],
-    pub rt_nr_running: u32,
-    /// RT and DL execution time charged in the current throttling period.
-    pub rt_time: u64,
-    pub rt_throttled: bool,
-}
-
-impl Default for RtRq {
-    fn default() -> Self {
-        RtRq {
-            queues: vec![VecDeque::new(); MAX_RT_PRIO as usize],
-            bitmap: [0; 2],
-            rt_nr_running: 0,
-            rt_time: 0,
-            rt_throttled: false,
+impl SchedRtEntity {
+    pub(crate) fn new(time_slice: u32) -> Self {
+        SchedRtEntity {
+            time_slice,
+            ..SchedRtEntity::default()
         }
     }
 }
 
-impl RtRq {
-    /// `rt_rq->highest_prio.curr`: the best prio queued here, running task included.
+/// `rt_prio_array`: one FIFO list per priority and a bitmap of the non-empty ones.
+#[derive(Debug)]
+struct PrioArray<T> {
+    lists: Vec<VecDeque<T>>,
+    bitmap: [u64; 2],
+}
+
+impl<T: Copy> PrioArray<T> {
+    fn new() -> Self {
+        PrioArray {
+            lists: (0..MAX_RT_PRIO).map(|_| VecDeque::new()).collect(),
+            bitmap: [0; 2],
+        }
+    }
+
+    /// The best (lowest) prio with a non-empty list.
     #[inline]
-    pub fn highest_prio(&self) -> Option<i32> {
+    fn first_prio(&self) -> Option<i32> {
         if self.bitmap[0] != 0 {
             Some(self.bitmap[0].trailing_zeros() as i32)
         } else if self.bitmap[1] != 0 {
@@ -61,28 +69,35 @@ impl RtRq {
         }
     }
 
-    fn push_back(&mut self, prio: i32, p: TaskId) {
+    #[inline]
+    fn list(&self, prio: i32) -> &VecDeque<T> {
+        &self.lists[prio as usize]
+    }
+
+    fn insert(&mut self, prio: i32, pos: usize, x: T) {
         let i = prio as usize;
-        self.queues[i].push_back(p);
+        self.lists[i].insert(pos, x);
         self.bitmap[i / 64] |= 1 << (i % 64);
     }
 
-    fn remove(&mut self, prio: i32, p: TaskId) {
+    fn push_back(&mut self, prio: i32, x: T) {
         let i = prio as usize;
-        let q = &mut self.queues[i];
-        let pos = q.iter().position(|&t| t == p);
-        debug_assert!(pos.is_some(), "dequeue of an RT task not on its list");
-        if let Some(pos) = pos {
-            q.remove(pos);
-        }
+        self.lists[i].push_back(x);
+        self.bitmap[i / 64] |= 1 << (i % 64);
+    }
+
+    fn remove(&mut self, prio: i32, pos: usize) {
+        let i = prio as usize;
+        let q = &mut self.lists[i];
+        q.remove(pos);
         if q.is_empty() {
             self.bitmap[i / 64] &= !(1 << (i % 64));
         }
     }
 
-    /// Queued tasks, highest priority first, FIFO within a priority. Walks the non-empty
-    /// lists only (the bitmap), not all 100.
-    pub fn queued(&self) -> impl Iterator<Item = TaskId> + '_ {
+    /// Every element, best prio first, in list order within a prio. Walks the non-empty lists
+    /// only (the bitmap), not all 100.
+    fn iter(&self) -> impl Iterator<Item = T> + '_ {
         self.bitmap
             .iter()
             .enumerate()
@@ -97,7 +112,98 @@ impl RtRq {
                     Some(wi * 64 + b)
                 })
             })
-            .flat_map(|prio| self.queues[prio].iter().copied())
+            .flat_map(|prio| self.lists[prio].iter().copied())
+    }
+}
+
+/// `rt_rq`: the RT runqueue of one CPU.
+#[derive(Debug)]
+pub struct RtRq {
+    active: PrioArray<TaskId>,
+    next_run_seq: u64,
+    /// `pushable_tasks`: the queued tasks that might run elsewhere (see
+    /// `Sched::may_be_pushable`), by prio and, within a prio, in run-list order (by
+    /// `run_seq`), so that the first one push/pull accepts is the one a walk of every queued
+    /// task would accept. Like the kernel's plist, but ordered as the run lists are.
+    pushable_tasks: PrioArray<(u64, TaskId)>,
+    pub rt_nr_running: u32,
+    /// RT and DL execution time charged in the current throttling period.
+    pub rt_time: u64,
+    pub rt_throttled: bool,
+}
+
+impl Default for RtRq {
+    fn default() -> Self {
+        RtRq {
+            active: PrioArray::new(),
+            next_run_seq: 0,
+            pushable_tasks: PrioArray::new(),
+            rt_nr_running: 0,
+            rt_time: 0,
+            rt_throttled: false,
+        }
+    }
+}
+
+impl RtRq {
+    /// `rt_rq->highest_prio.curr`: the best prio queued here, running task included.
+    #[inline]
+    pub fn highest_prio(&self) -> Option<i32> {
+        self.active.first_prio()
+    }
+
+    /// Put `p` at the tail of its priority's list, and on the pushable list if `pushable`.
+    fn push_back(&mut self, prio: i32, p: TaskId, rt_se: &mut SchedRtEntity, pushable: bool) {
+        self.active.push_back(prio, p);
+        rt_se.on_list = true;
+        rt_se.run_seq = self.next_run_seq;
+        self.next_run_seq += 1;
+        if pushable {
+            // The newest in its list: the tail of its pushable list too.
+            self.pushable_tasks.push_back(prio, (rt_se.run_seq, p));
+            rt_se.pushable = true;
+        }
+    }
+
+    fn remove(&mut self, prio: i32, p: TaskId, rt_se: &mut SchedRtEntity) {
+        let pos = self.active.list(prio).iter().position(|&t| t == p);
+        debug_assert!(pos.is_some(), "dequeue of an RT task not on its list");
+        if let Some(pos) = pos {
+            self.active.remove(prio, pos);
+        }
+        rt_se.on_list = false;
+        self.dequeue_pushable(prio, rt_se);
+    }
+
+    /// `enqueue_pushable_task()` for a task already on its run list: to its run-list place.
+    fn enqueue_pushable(&mut self, prio: i32, p: TaskId, rt_se: &mut SchedRtEntity) {
+        debug_assert!(rt_se.on_list && !rt_se.pushable);
+        let list = self.pushable_tasks.list(prio);
+        let pos = list.partition_point(|&(seq, _)| seq < rt_se.run_seq);
+        self.pushable_tasks.insert(prio, pos, (rt_se.run_seq, p));
+        rt_se.pushable = true;
+    }
+
+    /// `dequeue_pushable_task()`; nothing if it is not on the list.
+    fn dequeue_pushable(&mut self, prio: i32, rt_se: &mut SchedRtEntity) {
+        if std::mem::take(&mut rt_se.pushable) {
+            let list = self.pushable_tasks.list(prio);
+            let pos = list.binary_search_by_key(&rt_se.run_seq, |&(seq, _)| seq);
+            debug_assert!(pos.is_ok(), "pushable RT task not on the pushable list");
+            if let Ok(pos) = pos {
+                self.pushable_tasks.remove(prio, pos);
+            }
+        }
+    }
+
+    /// The pushable list, best prio first, in run-list order within a prio.
+    pub fn pushable(&self) -> impl Iterator<Item = TaskId> + '_ {
+        self.pushable_tasks.iter().map(|(_, p)| p)
+    }
+
+    /// Queued tasks, highest priority first, FIFO within a priority.
+    pub fn queued(&self) -> impl Iterator<Item = TaskId> + '_ {
+        self.active.iter()
     }
 }
 
@@ -108,7 +214,7 @@ impl RtSchedClass {
     /// running, free to move (on `dst` if given). Under full proxy execution a blocked task
     /// qualifies with its whole chain; its owner's affinity then decides where it may go.
     fn highest_pushable(s: &Sched, cpu: usize, dst: Option<usize>) -> Option<TaskId> {
-        s.rqs[cpu].rt.queued().find(|&p| {
+        s.rqs[cpu].rt.pushable().find(|&p| {
             s.push_exec_ctx(cpu, p)
                 .is_some_and(|x| dst.is_none_or(|d| s.tasks[x.index()].cpus_allowed.test(d)))
         })
@@ -117,7 +223,7 @@ impl RtSchedClass {
     /// `cpupri`: how low the priority of what `cpu` runs is, higher meaning a better target.
     /// Idle beats fair beats RT (the lower the RT prio the better); a CPU with DL work or a
     /// throttled RT runqueue is never a target.
-    fn cpupri(s: &Sched, cpu: usize) -> i32 {
+    pub(crate) fn cpupri(s: &Sched, cpu: usize) -> i32 {
         let rq = &s.rqs[cpu];
         if rq.dl.dl_nr_running > 0 || rq.rt.rt_throttled {
             return -1;
@@ -134,21 +240,8 @@ impl RtSchedClass {
     /// the highest there. Ties prefer the task's own CPU, then the lowest CPU id.
     pub fn find_lowest_rq(s: &Sched, p: TaskId, exec: TaskId) -> Option<usize> {
         let t = &s.tasks[p.index()];
-        let own = t.cpu as usize;
-        let mut best: Option<(i32, usize)> = None;
-        for c in s.tasks[exec.index()].cpus_allowed.iter_wrap(own) {
-            if c >= s.rqs.len() {
-                break;
-            }
-            let pri = Self::cpupri(s, c);
-            if pri <= t.prio {
-                continue;
-            }
-            if best.is_none_or(|(bp, _)| pri > bp) {
-                best = Some((pri, c));
-            }
-        }
-        best.map(|(_, c)| c)
+        s.cpupri
+            .find(&s.tasks[exec.index()].cpus_allowed, t.prio, t.cpu as usize)
     }
 
     /// `push_rt_task()`: move the best waiting task to a CPU where it would run now.
@@ -218,6 +311,31 @@ impl RtSchedClass {
         }
     }
 
+    /// `requeue_task_rt()`: to the tail of its priority's list.
+    fn requeue_task(s: &mut Sched, cpu: usize, p: TaskId) {
+        let pushable = s.tasks[p.index()].rt.pushable;
+        let t = &mut s.tasks[p.index()];
+        let rt = &mut s.rqs[cpu].rt;
+        rt.remove(t.prio, p, &mut t.rt);
+        rt.push_back(t.prio, p, &mut t.rt, pushable);
+    }
+
+    /// Something `Sched::may_be_pushable` looks at changed for queued `p`: put it on or take
+    /// it off the pushable list.
+    pub(crate) fn update_pushable(s: &mut Sched, p: TaskId) {
+        let want = s.may_be_pushable(p);
+        let t = &mut s.tasks[p.index()];
+        if !t.rt.on_list || t.rt.pushable == want {
+            return;
+        }
+        let rt = &mut s.rqs[t.cpu as usize].rt;
+        if want {
+            rt.enqueue_pushable(t.prio, p, &mut t.rt);
+        } else {
+            rt.dequeue_pushable(t.prio, &mut t.rt);
+        }
+    }
+
     fn update_overload(s: &mut Sched, cpu: usize) {
         if s.rqs[cpu].rt.rt_nr_running >= 2 {
             s.rt_overload.set(cpu);
@@ -236,6 +354,7 @@ impl RtSchedClass {
         rt.rt_time += delta_ns;
         if !rt.rt_throttled && rt.rt_time > runtime {
             rt.rt_throttled = true;
+            s.update_cpu_masks(cpu);
             s.emit(Event::RtThrottle { cpu: cpu as u32 });
             s.resched_curr(cpu);
         }
@@ -245,9 +364,10 @@ impl RtSchedClass {
 
 impl SchedClass for RtSchedClass {
     fn enqueue_task(&self, s: &mut Sched, cpu: usize, p: TaskId, _flags: u32) {
-        let prio = s.tasks[p.index()].prio;
+        let pushable = s.may_be_pushable(p);
+        let t = &mut s.tasks[p.index()];
         let rq = &mut s.rqs[cpu];
-        rq.rt.push_back(prio, p);
+        rq.rt.push_back(t.prio, p, &mut t.rt, pushable);
         rq.rt.rt_nr_running += 1;
         Self::update_overload(s, cpu);
         if s.cfg.rt_throttling {
@@ -256,19 +376,16 @@ impl SchedClass for RtSchedClass {
     }
 
     fn dequeue_task(&self, s: &mut Sched, cpu: usize, p: TaskId, _flags: u32) {
-        let prio = s.tasks[p.index()].prio;
+        let t = &mut s.tasks[p.index()];
         let rq = &mut s.rqs[cpu];
-        rq.rt.remove(prio, p);
+        rq.rt.remove(t.prio, p, &mut t.rt);
         rq.rt.rt_nr_running -= 1;
         Self::update_overload(s, cpu);
     }
 
     fn yield_task(&self, s: &mut Sched, cpu: usize) {
         if let Some(p) = s.rqs[cpu].donor {
-            let prio = s.tasks[p.index()].prio;
-            let rt = &mut s.rqs[cpu].rt;
-            rt.remove(prio, p);
-            rt.push_back(prio, p);
+            Self::requeue_task(s, cpu, p);
         }
     }
 
@@ -286,7 +403,7 @@ impl SchedClass for RtSchedClass {
             return None;
         }
         let prio = rt.highest_prio()?;
-        rt.queues[prio as usize].front().copied()
+        rt.active.list(prio).front().copied()
     }
 
     fn put_prev_task(&self, _s: &mut Sched, _cpu: usize, _p: TaskId) {}
@@ -307,12 +424,9 @@ impl SchedClass for RtSchedClass {
             return;
         }
         t.rt.time_slice = rr_timeslice_ticks(s.cfg.hz);
-        let prio = t.prio;
-        let rt = &mut s.rqs[cpu].rt;
         // Requeue to the tail only if someone else waits at this priority.
-        if rt.queues[prio as usize].len() > 1 {
-            rt.remove(prio, p);
-            rt.push_back(prio, p);
+        if s.rqs[cpu].rt.active.list(t.prio).len() > 1 {
+            Self::requeue_task(s, cpu, p);
             s.resched_curr(cpu);
         }
     }
