@@ -166,11 +166,7 @@ impl Sched {
                     rq.rt.queued().collect::<Vec<_>>(),
                     rq.rt.pushable().collect::<Vec<_>>(),
                 ),
-                (
-                    "DL",
-                    rq.dl.queued().collect(),
-                    rq.dl.pushable().collect(),
-                ),
+                ("DL", rq.dl.queued().collect(), rq.dl.pushable().collect()),
             ] {
                 for &p in &queued {
                     let t = self.task(p);

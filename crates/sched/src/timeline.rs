@@ -452,7 +452,10 @@ mod tests {
         for step in 0..20_000 {
             let r = rng(&mut seed);
             if r % 3 != 0 || model.is_empty() {
-                let key = ((rng(&mut seed) % 500) as i64 - 250, TaskId((r % 300) as u32));
+                let key = (
+                    (rng(&mut seed) % 500) as i64 - 250,
+                    TaskId((r % 300) as u32),
+                );
                 if model.contains_key(&key) {
                     continue;
                 }
