@@ -451,7 +451,7 @@ mod tests {
         let mut model: BTreeMap<Key, (i64, u64)> = BTreeMap::new();
         for step in 0..20_000 {
             let r = rng(&mut seed);
-            if r % 3 != 0 || model.is_empty() {
+            if !r.is_multiple_of(3) || model.is_empty() {
                 let key = (
                     (rng(&mut seed) % 500) as i64 - 250,
                     TaskId((r % 300) as u32),
@@ -481,7 +481,7 @@ mod tests {
             assert_eq!(t.first_eligible(|v| v <= threshold), scan);
             // Accept tasks by a pattern, as affinity and state would.
             let pattern = rng(&mut seed) % 4;
-            let accept = |p: TaskId| (p.0 as u64 + pattern) % 4 != 0;
+            let accept = |p: TaskId| !(p.0 as u64 + pattern).is_multiple_of(4);
             let lrp = model
                 .iter()
                 .filter(|(k, _)| accept(k.1))
