@@ -8,9 +8,9 @@
 //! recomputes them. A search over them therefore answers what the scan over every CPU did,
 //! ties included (first CPU in `for_each_cpu_wrap()` order from the same start).
 
+use crate::attr::MAX_RT_PRIO;
 use crate::core::Sched;
 use crate::cpumask::CpuMask;
-use crate::attr::MAX_RT_PRIO;
 use crate::rt::RtSchedClass;
 
 /// Levels of [`RtSchedClass::cpupri`]: -1 (DL work or RT throttled, never a target), 0..=99
