@@ -487,7 +487,7 @@ mod tests {
                 assert_eq!(t.first_eligible(&nodes, |v| v <= threshold), scan);
                 // Accept tasks by a pattern, as affinity and state would.
                 let pattern = rng(&mut seed) % 4;
-                let accept = |p: TaskId| (p.0 as u64 + pattern) % 4 != 0;
+                let accept = |p: TaskId| !(p.0 as u64 + pattern).is_multiple_of(4);
                 let lrp = model
                     .iter()
                     .filter(|(k, _)| accept(k.1))
