@@ -20,9 +20,9 @@ impl Sched {
             let rq = &self.rqs[cpu];
             let in_class = match t.class() {
                 ClassId::Deadline => rq.dl.queued().filter(|&q| q == p).count(),
-                ClassId::Rt => rq.rt.queued().filter(|&q| q == p).count(),
+                ClassId::Rt => rq.rt.queued(&self.rt_nodes).filter(|&q| q == p).count(),
                 ClassId::Fair => {
-                    rq.cfs.queued().filter(|&q| q == p).count()
+                    self.cfs_queued(cpu).filter(|&q| q == p).count()
                         + usize::from(rq.cfs.curr == Some(p))
                 }
             };
@@ -127,8 +127,10 @@ impl Sched {
     /// current deadline, vruntime and last pick time.
     fn check_timeline(&self, cpu: usize) -> Result<(), String> {
         let cfs = &self.rqs[cpu].cfs;
-        cfs.timeline.check().map_err(|e| format!("cpu{cpu}: {e}"))?;
-        for ((deadline, p), vruntime, picked_ns) in cfs.timeline.iter() {
+        cfs.timeline
+            .check(&self.run_nodes)
+            .map_err(|e| format!("cpu{cpu}: {e}"))?;
+        for ((deadline, p), vruntime, picked_ns) in cfs.timeline.iter(&self.run_nodes) {
             let se = &self.task(p).se;
             if (se.deadline, se.vruntime, se.last_picked_ns) != (deadline, vruntime, picked_ns) {
                 return Err(format!(
@@ -163,15 +165,15 @@ impl Sched {
             for (class, queued, pushable) in [
                 (
                     "RT",
-                    rq.rt.queued().collect::<Vec<_>>(),
-                    rq.rt.pushable().collect::<Vec<_>>(),
+                    rq.rt.queued(&self.rt_nodes).collect::<Vec<_>>(),
+                    rq.rt.pushable(&self.rt_nodes).collect::<Vec<_>>(),
                 ),
                 ("DL", rq.dl.queued().collect(), rq.dl.pushable().collect()),
             ] {
                 for &p in &queued {
                     let t = self.task(p);
                     let (on, flag) = if class == "RT" {
-                        (t.rt.on_list, t.rt.pushable)
+                        (self.rt_nodes.on_list(p), self.rt_nodes.pushable(p))
                     } else {
                         (t.dl.on_dl_rq, t.dl.pushable)
                     };
@@ -194,10 +196,13 @@ impl Sched {
                     ));
                 }
             }
-            on_rt += rq.rt.queued().count();
+            on_rt += rq.rt.queued(&self.rt_nodes).count();
             on_dl += rq.dl.queued().count();
         }
-        let flagged_rt = self.tasks.iter().filter(|t| t.rt.on_list).count();
+        let flagged_rt = self
+            .tasks()
+            .filter(|&(p, _)| self.rt_nodes.on_list(p))
+            .count();
         let flagged_dl = self.tasks.iter().filter(|t| t.dl.on_dl_rq).count();
         if (flagged_rt, flagged_dl) != (on_rt, on_dl) {
             return Err(format!(

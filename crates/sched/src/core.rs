@@ -12,10 +12,12 @@ use crate::cpupri::CpuPri;
 use crate::deadline::{DlAdmissionError, DlSchedClass, SchedDlEntity};
 use crate::fair::{base_slice_ns, FairSchedClass, SchedEntity};
 use crate::mutex::{Inherit, Mutex, ProxyLevel};
+use crate::prio_array::RtNodes;
 use crate::proxy::ProxyAction;
 use crate::rq::Rq;
 use crate::rt::{rr_timeslice_ticks, RtSchedClass, SchedRtEntity};
 use crate::task::{Task, TaskId, TaskState};
+use crate::timeline::RunNodes;
 use proxysched_trace::{Event, PrevState, WakeReason};
 
 /// Static configuration of the simulated machine's scheduler.
@@ -122,6 +124,10 @@ pub struct Sched {
     rt_period_timer_armed: bool,
     /// Every CPU of the machine (`cpu_possible_mask`).
     all_cpus: CpuMask,
+    /// Every task's node for the EEVDF timelines (`se.run_node`).
+    pub(crate) run_nodes: RunNodes,
+    /// Every task's links for the RT run and pushable lists (`rt.run_list`).
+    pub(crate) rt_nodes: RtNodes,
     /// Each CPU's RT priority level, for `find_lowest_rq()` (see `cpupri.rs`).
     pub(crate) cpupri: CpuPri,
     /// CPUs with nothing queued (`nr_running == 0`).
@@ -153,6 +159,8 @@ impl Sched {
             base_slice_ns,
             dl_total_bw: 0,
             rt_period_timer_armed: false,
+            run_nodes: RunNodes::default(),
+            rt_nodes: RtNodes::default(),
             cpupri: CpuPri::new(all_cpus.weight() as usize, MAX_RT_PRIO + 1),
             rq_empty_cpus: all_cpus.clone(),
             idle_cpus: all_cpus.clone(),
@@ -180,6 +188,15 @@ impl Sched {
 
     pub fn rq(&self, cpu: usize) -> &Rq {
         &self.rqs[cpu]
+    }
+
+    /// The fair tasks waiting on `cpu` (the running one excluded), by virtual deadline.
+    pub fn cfs_queued(&self, cpu: usize) -> impl Iterator<Item = TaskId> + '_ {
+        self.rqs[cpu]
+            .cfs
+            .timeline
+            .iter(&self.run_nodes)
+            .map(|((_, p), _, _)| p)
     }
 
     pub fn curr(&self, cpu: usize) -> Option<TaskId> {
@@ -278,7 +295,9 @@ impl Sched {
             on_rq: false,
             cpu,
             se: SchedEntity::default(),
-            rt: SchedRtEntity::new(rr_timeslice_ticks(self.cfg.hz)),
+            rt: SchedRtEntity {
+                time_slice: rr_timeslice_ticks(self.cfg.hz),
+            },
             dl: SchedDlEntity::default(),
             sum_exec_runtime: 0,
             migrated: false,
@@ -289,10 +308,11 @@ impl Sched {
             held: Vec::new(),
             deadlocked: false,
             sleeping_owner: None,
-            blocked_head: Vec::new(),
             migrating: false,
-            migrate_waiters: Vec::new(),
+            links: None,
         });
+        self.run_nodes.add(p);
+        self.rt_nodes.add(p);
         self.apply_params(p);
         self.emit(Event::TaskNew {
             task: p,
@@ -577,7 +597,7 @@ impl Sched {
         self.update_curr(dst);
         self.activate_task(dst, p, ENQUEUE_MIGRATED);
         self.check_preempt(dst, p);
-        for cpu in std::mem::take(&mut self.tasks[p.index()].migrate_waiters) {
+        for cpu in self.tasks[p.index()].take_migrate_waiters() {
             self.resched_curr(cpu as usize);
         }
         self.push_tasks(dst);
@@ -872,8 +892,8 @@ impl Sched {
         match c {
             ClassId::Deadline => rq.dl.queued().find(|&p| p != skip),
             ClassId::Rt if rq.rt.rt_throttled => None,
-            ClassId::Rt => rq.rt.queued().find(|&p| p != skip),
-            ClassId::Fair => rq.cfs.queued().find(|&p| p != skip),
+            ClassId::Rt => rq.rt.queued(&self.rt_nodes).find(|&p| p != skip),
+            ClassId::Fair => self.cfs_queued(cpu).find(|&p| p != skip),
         }
     }
 

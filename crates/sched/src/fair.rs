@@ -80,11 +80,6 @@ impl CfsRq {
         }
     }
 
-    /// Waiting tasks, by virtual deadline; for the load balancer and checks.
-    pub fn queued(&self) -> impl Iterator<Item = TaskId> + '_ {
-        self.timeline.iter().map(|((_, p), _, _)| p)
-    }
-
     /// Σ weights of queued entities (`cfs_rq->avg_load`, unscaled).
     pub fn load(&self) -> u64 {
         self.sum_weight
@@ -188,7 +183,9 @@ impl FairSchedClass {
                 return Some(c);
             }
         }
-        let best = cfs.timeline.first_eligible(|v| cfs.eligible(v));
+        let best = cfs
+            .timeline
+            .first_eligible(&s.run_nodes, |v| cfs.eligible(v));
         match (curr, best) {
             (Some(c), Some((deadline, p))) => {
                 let cd = s.tasks[c.index()].se.deadline;
@@ -199,7 +196,7 @@ impl FairSchedClass {
             // Rounding in V can leave nobody exactly eligible; take the earliest deadline.
             (None, None) => cfs
                 .timeline
-                .first()
+                .first(&s.run_nodes)
                 .map(|(_, p)| p)
                 .or(cfs.curr.filter(|_| cfs.curr_on_rq)),
         }
@@ -255,7 +252,7 @@ impl FairSchedClass {
     /// recently run first (ties: lowest task id).
     pub fn pick_migratable(s: &Sched, src: usize, dst: usize) -> Option<TaskId> {
         let rq = &s.rqs[src];
-        rq.cfs.timeline.least_recently_picked(|p| {
+        rq.cfs.timeline.least_recently_picked(&s.run_nodes, |p| {
             let t = &s.tasks[p.index()];
             Some(p) != rq.curr
                 && !t.is_blocked
@@ -275,9 +272,12 @@ impl SchedClass for FairSchedClass {
         if rq.cfs.curr == Some(p) {
             rq.cfs.curr_on_rq = true;
         } else {
-            rq.cfs
-                .timeline
-                .insert((se.deadline, p), se.vruntime, se.last_picked_ns);
+            rq.cfs.timeline.insert(
+                &mut s.run_nodes,
+                (se.deadline, p),
+                se.vruntime,
+                se.last_picked_ns,
+            );
         }
     }
 
@@ -293,7 +293,7 @@ impl SchedClass for FairSchedClass {
         if rq.cfs.curr == Some(p) {
             rq.cfs.curr_on_rq = false;
         } else {
-            let removed = rq.cfs.timeline.remove(&(se.deadline, p));
+            let removed = rq.cfs.timeline.remove(&mut s.run_nodes, &(se.deadline, p));
             debug_assert!(removed, "dequeue of a fair task not on the timeline");
         }
     }
@@ -349,9 +349,12 @@ impl SchedClass for FairSchedClass {
         debug_assert_eq!(rq.cfs.curr, Some(p));
         if rq.cfs.curr_on_rq {
             let se = &s.tasks[p.index()].se;
-            rq.cfs
-                .timeline
-                .insert((se.deadline, p), se.vruntime, se.last_picked_ns);
+            rq.cfs.timeline.insert(
+                &mut s.run_nodes,
+                (se.deadline, p),
+                se.vruntime,
+                se.last_picked_ns,
+            );
         }
         rq.cfs.curr = None;
         rq.cfs.curr_on_rq = false;
@@ -361,7 +364,7 @@ impl SchedClass for FairSchedClass {
         let now = s.now;
         let rq = &mut s.rqs[cpu];
         let se = &mut s.tasks[p.index()].se;
-        let removed = rq.cfs.timeline.remove(&(se.deadline, p));
+        let removed = rq.cfs.timeline.remove(&mut s.run_nodes, &(se.deadline, p));
         debug_assert!(removed, "picked fair task not on the timeline");
         rq.cfs.curr = Some(p);
         rq.cfs.curr_on_rq = true;

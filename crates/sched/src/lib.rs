@@ -16,6 +16,7 @@ mod cpupri;
 pub mod deadline;
 pub mod fair;
 pub mod mutex;
+mod prio_array;
 pub mod proxy;
 pub mod rq;
 pub mod rt;

@@ -173,7 +173,7 @@ impl Sched {
             if o.migrating {
                 // `task_on_rq_migrating(owner)`: idle until it lands, then pick again.
                 self.proxy_case(p, ProxyCase::OwnerMigrating);
-                let waiters = &mut self.tasks[owner.index()].migrate_waiters;
+                let waiters = self.tasks[owner.index()].migrate_waiters_mut();
                 if !waiters.contains(&(cpu as u32)) {
                     waiters.push(cpu as u32);
                 }
@@ -254,7 +254,7 @@ impl Sched {
     fn proxy_enqueue_on_owner(&mut self, cpu: usize, p: TaskId, owner: TaskId) {
         self.proxy_deactivate(cpu, p);
         self.tasks[p.index()].sleeping_owner = Some(owner);
-        self.tasks[owner.index()].blocked_head.push(p);
+        self.tasks[owner.index()].blocked_head_mut().push(p);
     }
 
     /// `proxy_migrate_task()`: move blocked `tasks` to the CPU of `owner`, ignoring their
@@ -282,12 +282,11 @@ impl Sched {
     /// `activate_blocked_waiters()`: `owner` woke; bring the donors parked on it (and, through
     /// them, on each other) to its runqueue.
     pub(crate) fn activate_blocked_waiters(&mut self, owner: TaskId) {
-        if self.tasks[owner.index()].blocked_head.is_empty() {
+        if self.tasks[owner.index()].blocked_head().is_empty() {
             return;
         }
         let cpu = self.tasks[owner.index()].cpu as usize;
-        let mut queue: VecDeque<TaskId> =
-            std::mem::take(&mut self.tasks[owner.index()].blocked_head).into();
+        let mut queue: VecDeque<TaskId> = self.tasks[owner.index()].take_blocked_head().into();
         while let Some(d) = queue.pop_front() {
             let t = &mut self.tasks[d.index()];
             t.sleeping_owner = None;
@@ -303,14 +302,14 @@ impl Sched {
             self.tasks[d.index()].is_blocked = true;
             self.update_pushable(d);
             self.check_preempt(cpu, d);
-            queue.extend(std::mem::take(&mut self.tasks[d.index()].blocked_head));
+            queue.extend(self.tasks[d.index()].take_blocked_head());
         }
     }
 
     /// A parked donor that wakes for another reason leaves its owner's list.
     pub(crate) fn unpark_from_sleeping_owner(&mut self, p: TaskId) {
         if let Some(o) = self.tasks[p.index()].sleeping_owner.take() {
-            self.tasks[o.index()].blocked_head.retain(|&x| x != p);
+            self.tasks[o.index()].blocked_head_mut().retain(|&x| x != p);
         }
     }
 

@@ -5,11 +5,10 @@
 //! highest-priority runnable RT tasks running across CPUs; `sched_rt_runtime_us` throttling
 //! bounds RT (and DL) time per CPU per period.
 
-use std::collections::VecDeque;
-
 use crate::attr::{ClassId, Policy, MAX_RT_PRIO};
 use crate::class::SchedClass;
 use crate::core::Sched;
+use crate::prio_array::{List, PrioArray, RtNodes};
 use crate::task::TaskId;
 use proxysched_trace::Event;
 
@@ -18,114 +17,22 @@ pub fn rr_timeslice_ticks(hz: u32) -> u32 {
     (hz / 10).max(1)
 }
 
-/// Per-task RT state (`sched_rt_entity`).
+/// Per-task RT state (`sched_rt_entity`); its list links are in [`RtNodes`].
 #[derive(Clone, Debug, Default)]
 pub struct SchedRtEntity {
     /// Ticks left in the current SCHED_RR slice.
     pub time_slice: u32,
-    /// On its priority's run list (`on_list`).
-    pub(crate) on_list: bool,
-    /// On the runqueue's pushable list (`plist_node_empty(&p->pushable_tasks)` negated).
-    pub(crate) pushable: bool,
-    /// When it was put at the tail of its run list, in the runqueue's count: the run lists
-    /// are FIFO, so within a priority this orders tasks as the list does, and the pushable
-    /// list can be kept in run-list order without walking the run list.
-    run_seq: u64,
-}
-
-impl SchedRtEntity {
-    pub(crate) fn new(time_slice: u32) -> Self {
-        SchedRtEntity {
-            time_slice,
-            ..SchedRtEntity::default()
-        }
-    }
-}
-
-/// `rt_prio_array`: one FIFO list per priority and a bitmap of the non-empty ones.
-#[derive(Debug)]
-struct PrioArray<T> {
-    lists: Vec<VecDeque<T>>,
-    bitmap: [u64; 2],
-}
-
-impl<T: Copy> PrioArray<T> {
-    fn new() -> Self {
-        PrioArray {
-            lists: (0..MAX_RT_PRIO).map(|_| VecDeque::new()).collect(),
-            bitmap: [0; 2],
-        }
-    }
-
-    /// The best (lowest) prio with a non-empty list.
-    #[inline]
-    fn first_prio(&self) -> Option<i32> {
-        if self.bitmap[0] != 0 {
-            Some(self.bitmap[0].trailing_zeros() as i32)
-        } else if self.bitmap[1] != 0 {
-            Some(64 + self.bitmap[1].trailing_zeros() as i32)
-        } else {
-            None
-        }
-    }
-
-    #[inline]
-    fn list(&self, prio: i32) -> &VecDeque<T> {
-        &self.lists[prio as usize]
-    }
-
-    fn insert(&mut self, prio: i32, pos: usize, x: T) {
-        let i = prio as usize;
-        self.lists[i].insert(pos, x);
-        self.bitmap[i / 64] |= 1 << (i % 64);
-    }
-
-    fn push_back(&mut self, prio: i32, x: T) {
-        let i = prio as usize;
-        self.lists[i].push_back(x);
-        self.bitmap[i / 64] |= 1 << (i % 64);
-    }
-
-    fn remove(&mut self, prio: i32, pos: usize) {
-        let i = prio as usize;
-        let q = &mut self.lists[i];
-        q.remove(pos);
-        if q.is_empty() {
-            self.bitmap[i / 64] &= !(1 << (i % 64));
-        }
-    }
-
-    /// Every element, best prio first, in list order within a prio. Walks the non-empty lists
-    /// only (the bitmap), not all 100.
-    fn iter(&self) -> impl Iterator<Item = T> + '_ {
-        self.bitmap
-            .iter()
-            .enumerate()
-            .flat_map(|(wi, &word)| {
-                let mut w = word;
-                std::iter::from_fn(move || {
-                    if w == 0 {
-                        return None;
-                    }
-                    let b = w.trailing_zeros() as usize;
-                    w &= w - 1;
-                    Some(wi * 64 + b)
-                })
-            })
-            .flat_map(|prio| self.lists[prio].iter().copied())
-    }
 }
 
 /// `rt_rq`: the RT runqueue of one CPU.
 #[derive(Debug)]
 pub struct RtRq {
-    active: PrioArray<TaskId>,
-    next_run_seq: u64,
+    active: PrioArray,
     /// `pushable_tasks`: the queued tasks that might run elsewhere (see
-    /// `Sched::may_be_pushable`), by prio and, within a prio, in run-list order (by
-    /// `run_seq`), so that the first one push/pull accepts is the one a walk of every queued
-    /// task would accept. Like the kernel's plist, but ordered as the run lists are.
-    pushable_tasks: PrioArray<(u64, TaskId)>,
+    /// `Sched::may_be_pushable`), by prio and, within a prio, in run-list order, so that the
+    /// first one push/pull accepts is the one a walk of every queued task would accept. Like
+    /// the kernel's plist, but ordered as the run lists are.
+    pushable_tasks: PrioArray,
     pub rt_nr_running: u32,
     /// RT and DL execution time charged in the current throttling period.
     pub rt_time: u64,
@@ -135,9 +42,8 @@ pub struct RtRq {
 impl Default for RtRq {
     fn default() -> Self {
         RtRq {
-            active: PrioArray::new(),
-            next_run_seq: 0,
-            pushable_tasks: PrioArray::new(),
+            active: PrioArray::new(List::Run),
+            pushable_tasks: PrioArray::new(List::Pushable),
             rt_nr_running: 0,
             rt_time: 0,
             rt_throttled: false,
@@ -153,57 +59,45 @@ impl RtRq {
     }
 
     /// Put `p` at the tail of its priority's list, and on the pushable list if `pushable`.
-    fn push_back(&mut self, prio: i32, p: TaskId, rt_se: &mut SchedRtEntity, pushable: bool) {
-        self.active.push_back(prio, p);
-        rt_se.on_list = true;
-        rt_se.run_seq = self.next_run_seq;
-        self.next_run_seq += 1;
+    fn push_back(&mut self, nodes: &mut RtNodes, prio: i32, p: TaskId, pushable: bool) {
+        self.active.push_back(nodes, prio, p);
         if pushable {
             // The newest in its list: the tail of its pushable list too.
-            self.pushable_tasks.push_back(prio, (rt_se.run_seq, p));
-            rt_se.pushable = true;
+            self.pushable_tasks.push_back(nodes, prio, p);
         }
     }
 
-    fn remove(&mut self, prio: i32, p: TaskId, rt_se: &mut SchedRtEntity) {
-        let pos = self.active.list(prio).iter().position(|&t| t == p);
-        debug_assert!(pos.is_some(), "dequeue of an RT task not on its list");
-        if let Some(pos) = pos {
-            self.active.remove(prio, pos);
-        }
-        rt_se.on_list = false;
-        self.dequeue_pushable(prio, rt_se);
+    fn remove(&mut self, nodes: &mut RtNodes, prio: i32, p: TaskId) {
+        self.active.remove(nodes, prio, p);
+        self.dequeue_pushable(nodes, prio, p);
     }
 
-    /// `enqueue_pushable_task()` for a task already on its run list: to its run-list place.
-    fn enqueue_pushable(&mut self, prio: i32, p: TaskId, rt_se: &mut SchedRtEntity) {
-        debug_assert!(rt_se.on_list && !rt_se.pushable);
-        let list = self.pushable_tasks.list(prio);
-        let pos = list.partition_point(|&(seq, _)| seq < rt_se.run_seq);
-        self.pushable_tasks.insert(prio, pos, (rt_se.run_seq, p));
-        rt_se.pushable = true;
+    /// `enqueue_pushable_task()` for a task already on its run list: after the nearest
+    /// pushable task before it in the run list.
+    fn enqueue_pushable(&mut self, nodes: &mut RtNodes, prio: i32, p: TaskId) {
+        debug_assert!(nodes.on_list(p) && !nodes.pushable(p));
+        let mut before = self.active.prev(nodes, p);
+        while let Some(b) = before.filter(|&b| !nodes.pushable(b)) {
+            before = self.active.prev(nodes, b);
+        }
+        self.pushable_tasks.insert_after(nodes, prio, before, p);
     }
 
     /// `dequeue_pushable_task()`; nothing if it is not on the list.
-    fn dequeue_pushable(&mut self, prio: i32, rt_se: &mut SchedRtEntity) {
-        if std::mem::take(&mut rt_se.pushable) {
-            let list = self.pushable_tasks.list(prio);
-            let pos = list.binary_search_by_key(&rt_se.run_seq, |&(seq, _)| seq);
-            debug_assert!(pos.is_ok(), "pushable RT task not on the pushable list");
-            if let Ok(pos) = pos {
-                self.pushable_tasks.remove(prio, pos);
-            }
+    fn dequeue_pushable(&mut self, nodes: &mut RtNodes, prio: i32, p: TaskId) {
+        if nodes.pushable(p) {
+            self.pushable_tasks.remove(nodes, prio, p);
         }
     }
 
     /// The pushable list, best prio first, in run-list order within a prio.
-    pub fn pushable(&self) -> impl Iterator<Item = TaskId> + '_ {
-        self.pushable_tasks.iter().map(|(_, p)| p)
+    pub fn pushable<'a>(&'a self, nodes: &'a RtNodes) -> impl Iterator<Item = TaskId> + 'a {
+        self.pushable_tasks.iter(nodes)
     }
 
     /// Queued tasks, highest priority first, FIFO within a priority.
-    pub fn queued(&self) -> impl Iterator<Item = TaskId> + '_ {
-        self.active.iter()
+    pub fn queued<'a>(&'a self, nodes: &'a RtNodes) -> impl Iterator<Item = TaskId> + 'a {
+        self.active.iter(nodes)
     }
 }
 
@@ -214,7 +108,7 @@ impl RtSchedClass {
     /// running, free to move (on `dst` if given). Under full proxy execution a blocked task
     /// qualifies with its whole chain; its owner's affinity then decides where it may go.
     fn highest_pushable(s: &Sched, cpu: usize, dst: Option<usize>) -> Option<TaskId> {
-        s.rqs[cpu].rt.pushable().find(|&p| {
+        s.rqs[cpu].rt.pushable(&s.rt_nodes).find(|&p| {
             s.push_exec_ctx(cpu, p)
                 .is_some_and(|x| dst.is_none_or(|d| s.tasks[x.index()].cpus_allowed.test(d)))
         })
@@ -313,26 +207,27 @@ impl RtSchedClass {
 
     /// `requeue_task_rt()`: to the tail of its priority's list.
     fn requeue_task(s: &mut Sched, cpu: usize, p: TaskId) {
-        let pushable = s.tasks[p.index()].rt.pushable;
-        let t = &mut s.tasks[p.index()];
+        let (prio, nodes) = (s.tasks[p.index()].prio, &mut s.rt_nodes);
+        let pushable = nodes.pushable(p);
         let rt = &mut s.rqs[cpu].rt;
-        rt.remove(t.prio, p, &mut t.rt);
-        rt.push_back(t.prio, p, &mut t.rt, pushable);
+        rt.remove(nodes, prio, p);
+        rt.push_back(nodes, prio, p, pushable);
     }
 
     /// Something `Sched::may_be_pushable` looks at changed for queued `p`: put it on or take
     /// it off the pushable list.
     pub(crate) fn update_pushable(s: &mut Sched, p: TaskId) {
         let want = s.may_be_pushable(p);
-        let t = &mut s.tasks[p.index()];
-        if !t.rt.on_list || t.rt.pushable == want {
+        let nodes = &mut s.rt_nodes;
+        if !nodes.on_list(p) || nodes.pushable(p) == want {
             return;
         }
+        let t = &s.tasks[p.index()];
         let rt = &mut s.rqs[t.cpu as usize].rt;
         if want {
-            rt.enqueue_pushable(t.prio, p, &mut t.rt);
+            rt.enqueue_pushable(nodes, t.prio, p);
         } else {
-            rt.dequeue_pushable(t.prio, &mut t.rt);
+            rt.dequeue_pushable(nodes, t.prio, p);
         }
     }
 
@@ -365,9 +260,9 @@ impl RtSchedClass {
 impl SchedClass for RtSchedClass {
     fn enqueue_task(&self, s: &mut Sched, cpu: usize, p: TaskId, _flags: u32) {
         let pushable = s.may_be_pushable(p);
-        let t = &mut s.tasks[p.index()];
+        let prio = s.tasks[p.index()].prio;
         let rq = &mut s.rqs[cpu];
-        rq.rt.push_back(t.prio, p, &mut t.rt, pushable);
+        rq.rt.push_back(&mut s.rt_nodes, prio, p, pushable);
         rq.rt.rt_nr_running += 1;
         Self::update_overload(s, cpu);
         if s.cfg.rt_throttling {
@@ -376,9 +271,9 @@ impl SchedClass for RtSchedClass {
     }
 
     fn dequeue_task(&self, s: &mut Sched, cpu: usize, p: TaskId, _flags: u32) {
-        let t = &mut s.tasks[p.index()];
+        let prio = s.tasks[p.index()].prio;
         let rq = &mut s.rqs[cpu];
-        rq.rt.remove(t.prio, p, &mut t.rt);
+        rq.rt.remove(&mut s.rt_nodes, prio, p);
         rq.rt.rt_nr_running -= 1;
         Self::update_overload(s, cpu);
     }
@@ -403,7 +298,7 @@ impl SchedClass for RtSchedClass {
             return None;
         }
         let prio = rt.highest_prio()?;
-        rt.active.list(prio).front().copied()
+        rt.active.front(prio)
     }
 
     fn put_prev_task(&self, _s: &mut Sched, _cpu: usize, _p: TaskId) {}
@@ -425,7 +320,7 @@ impl SchedClass for RtSchedClass {
         }
         t.rt.time_slice = rr_timeslice_ticks(s.cfg.hz);
         // Requeue to the tail only if someone else waits at this priority.
-        if s.rqs[cpu].rt.active.list(t.prio).len() > 1 {
+        if s.rqs[cpu].rt.active.has_several(t.prio) {
             Self::requeue_task(s, cpu, p);
             s.resched_curr(cpu);
         }

@@ -58,12 +58,20 @@ pub struct Task {
     pub deadlocked: bool,
     /// Proxy execution (full): the sleeping owner this donor is parked on.
     pub sleeping_owner: Option<TaskId>,
-    /// Proxy execution (full): donors parked on this task while it sleeps.
-    pub blocked_head: Vec<TaskId>,
     /// In flight between runqueues (`task_on_rq_migrating()`): runnable, on none.
     pub migrating: bool,
+    /// Lists that only a few tasks ever need, boxed on first use (and kept), so that the
+    /// others pay one pointer for them.
+    pub(crate) links: Option<Box<ProxyLinks>>,
+}
+
+/// Proxy-execution lists of a task; see [`Task::blocked_head`].
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ProxyLinks {
+    /// Proxy execution (full): donors parked on this task while it sleeps.
+    blocked_head: Vec<TaskId>,
     /// CPUs whose proxy walk found this task migrating: they pick again when it lands.
-    pub migrate_waiters: Vec<u32>,
+    migrate_waiters: Vec<u32>,
 }
 
 impl Task {
@@ -75,5 +83,33 @@ impl Task {
     #[inline]
     pub fn policy_name(&self) -> &'static str {
         self.attr.policy().kernel_name()
+    }
+
+    /// Proxy execution (full): donors parked on this task while it sleeps.
+    pub fn blocked_head(&self) -> &[TaskId] {
+        self.links.as_ref().map_or(&[], |l| &l.blocked_head)
+    }
+
+    pub(crate) fn blocked_head_mut(&mut self) -> &mut Vec<TaskId> {
+        &mut self.links.get_or_insert_with(Box::default).blocked_head
+    }
+
+    pub(crate) fn take_blocked_head(&mut self) -> Vec<TaskId> {
+        self.links
+            .as_mut()
+            .map(|l| std::mem::take(&mut l.blocked_head))
+            .unwrap_or_default()
+    }
+
+    /// CPUs whose proxy walk found this task migrating: they pick again when it lands.
+    pub(crate) fn migrate_waiters_mut(&mut self) -> &mut Vec<u32> {
+        &mut self.links.get_or_insert_with(Box::default).migrate_waiters
+    }
+
+    pub(crate) fn take_migrate_waiters(&mut self) -> Vec<u32> {
+        self.links
+            .as_mut()
+            .map(|l| std::mem::take(&mut l.migrate_waiters))
+            .unwrap_or_default()
     }
 }
