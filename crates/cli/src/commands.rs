@@ -161,11 +161,10 @@ fn run(a: RunArgs) -> Result<(), Failure> {
         if let Some(l) = logs.as_mut() {
             sinks.push(l);
         }
-        match sinks.len() {
-            0 => simulate(&w, &cfg, a.check, None),
-            1 => simulate(&w, &cfg, a.check, Some(sinks.pop().expect("one sink"))),
-            _ => simulate(&w, &cfg, a.check, Some(&mut Fanout(sinks))),
-        }
+        // With nothing but the metrics to build, the stream goes to them alone.
+        let mut extra = Fanout(sinks);
+        let extra = (!extra.0.is_empty()).then_some(&mut extra as &mut dyn Sink);
+        simulate(&w, &cfg, a.check, extra)
     };
     progress.finish();
     let metrics = result?;

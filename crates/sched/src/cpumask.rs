@@ -184,17 +184,7 @@ impl CpuMask {
 
     /// CPUs in increasing order.
     pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        self.words().iter().enumerate().flat_map(|(wi, &word)| {
-            let mut w = word;
-            std::iter::from_fn(move || {
-                if w == 0 {
-                    return None;
-                }
-                let b = w.trailing_zeros() as usize;
-                w &= w - 1;
-                Some(wi * 64 + b)
-            })
-        })
+        set_bits(self.words())
     }
 
     /// CPUs starting at `start` and wrapping around, as `for_each_cpu_wrap()` walks them, so
@@ -225,6 +215,22 @@ impl CpuMask {
         }
         (0..n.min(s + 1)).find_map(|i| first_in(i, a[i] & b[i]))
     }
+}
+
+/// The indices of the set bits of `words` (bit `b` of word `i` is `64 * i + b`), in increasing
+/// order: a CPU mask's CPUs, a priority bitmap's non-empty levels.
+pub(crate) fn set_bits(words: &[u64]) -> impl Iterator<Item = usize> + '_ {
+    words.iter().enumerate().flat_map(|(wi, &word)| {
+        let mut w = word;
+        std::iter::from_fn(move || {
+            if w == 0 {
+                return None;
+            }
+            let b = w.trailing_zeros() as usize;
+            w &= w - 1;
+            Some(wi * 64 + b)
+        })
+    })
 }
 
 #[cfg(test)]

@@ -95,13 +95,7 @@ impl Sched {
     /// Bring `cpu`'s bits in the state masks up to date with its runqueue; see the module
     /// comment for who calls it.
     pub(crate) fn update_cpu_masks(&mut self, cpu: usize) {
-        let rq = &self.rqs[cpu];
-        let empty = rq.nr_running() == 0;
-        let pri = RtSchedClass::cpupri(self, cpu);
-        let state = (pri + 1) as u16
-            | if empty { EMPTY } else { 0 }
-            | if empty && rq.curr.is_none() { IDLE } else { 0 }
-            | if rq.dl.dl_nr_running == 0 { DL_FREE } else { 0 };
+        let (state, pri) = self.cpu_mask_state(cpu);
         let old = std::mem::replace(&mut self.rqs[cpu].mask_state, state);
         if old == state {
             return;
@@ -112,15 +106,27 @@ impl Sched {
         self.cpupri.set(cpu, pri);
     }
 
+    /// What the masks should record for `cpu` now: its state word and its cpupri level.
+    fn cpu_mask_state(&self, cpu: usize) -> (u16, i32) {
+        let rq = &self.rqs[cpu];
+        let empty = rq.nr_running() == 0;
+        let pri = RtSchedClass::cpupri(self, cpu);
+        let state = (pri + 1) as u16
+            | if empty { EMPTY } else { 0 }
+            | if empty && rq.curr.is_none() { IDLE } else { 0 }
+            | if rq.dl.dl_nr_running == 0 { DL_FREE } else { 0 };
+        (state, pri)
+    }
+
     /// The masks agree with the runqueues; for `check_invariants`.
     pub(crate) fn check_cpu_masks(&self) -> Result<(), String> {
         for (cpu, rq) in self.rqs.iter().enumerate() {
-            let empty = rq.nr_running() == 0;
+            let (state, expected_pri) = self.cpu_mask_state(cpu);
             let expected = (
-                empty,
-                empty && rq.curr.is_none(),
-                rq.dl.dl_nr_running == 0,
-                RtSchedClass::cpupri(self, cpu),
+                state & EMPTY != 0,
+                state & IDLE != 0,
+                state & DL_FREE != 0,
+                expected_pri,
             );
             let pri = self.cpupri.get(cpu);
             let found = (
@@ -129,10 +135,6 @@ impl Sched {
                 self.dl_free_cpus.test(cpu),
                 pri,
             );
-            let state = (expected.3 + 1) as u16
-                | if expected.0 { EMPTY } else { 0 }
-                | if expected.1 { IDLE } else { 0 }
-                | if expected.2 { DL_FREE } else { 0 };
             if found != expected
                 || !self.cpupri.pri_to_cpu[(pri + 1) as usize].test(cpu)
                 || rq.mask_state != state

@@ -237,7 +237,6 @@ impl DlSchedClass {
         }
         dl.dl_nr_running += 1;
         Self::update_overload(s, cpu);
-        s.update_cpu_masks(cpu);
     }
 
     fn remove(s: &mut Sched, cpu: usize, p: TaskId) {
@@ -249,7 +248,6 @@ impl DlSchedClass {
             dl.dequeue_pushable(p, se);
         }
         Self::update_overload(s, cpu);
-        s.update_cpu_masks(cpu);
     }
 
     /// Something `Sched::may_be_pushable` looks at changed for queued `p`: put it in or take
@@ -343,6 +341,8 @@ impl DlSchedClass {
         s.update_curr(cpu);
         Self::replenish(s, p);
         Self::insert(s, cpu, p);
+        // Queued again outside enqueue_task(), which keeps the masks otherwise.
+        s.update_cpu_masks(cpu);
         let dl = &s.tasks[p.index()].dl;
         s.emit(Event::DlReplenish {
             task: p,
@@ -546,6 +546,9 @@ impl SchedClass for DlSchedClass {
             Self::replenish(s, p);
             Self::insert(s, cpu, p);
         }
+        // Off the queue outside dequeue_task(), which keeps the masks otherwise. (The boosted
+        // requeue above leaves the counts, and so the masks, as they were.)
+        s.update_cpu_masks(cpu);
         s.resched_curr(cpu);
     }
 

@@ -6,6 +6,7 @@
 //! held.
 
 use crate::attr::MAX_RT_PRIO;
+use crate::cpumask::set_bits;
 use crate::task::TaskId;
 
 const NIL: u32 = u32::MAX;
@@ -214,31 +215,17 @@ impl PrioArray {
     /// Every task, best prio first, in list order within a prio. Walks the non-empty lists
     /// only (the bitmap), not all 100.
     pub(crate) fn iter<'a>(&'a self, nodes: &'a RtNodes) -> impl Iterator<Item = TaskId> + 'a {
-        self.bitmap
-            .iter()
-            .enumerate()
-            .flat_map(|(wi, &word)| {
-                let mut w = word;
-                std::iter::from_fn(move || {
-                    if w == 0 {
-                        return None;
-                    }
-                    let b = w.trailing_zeros() as usize;
-                    w &= w - 1;
-                    Some(wi * 64 + b)
-                })
+        set_bits(&self.bitmap).flat_map(move |prio| {
+            let mut x = self.head[prio];
+            std::iter::from_fn(move || {
+                if x == NIL {
+                    return None;
+                }
+                let p = TaskId(x);
+                x = nodes.link(x, self.list).next;
+                Some(p)
             })
-            .flat_map(move |prio| {
-                let mut x = self.head[prio];
-                std::iter::from_fn(move || {
-                    if x == NIL {
-                        return None;
-                    }
-                    let p = TaskId(x);
-                    x = nodes.link(x, self.list).next;
-                    Some(p)
-                })
-            })
+        })
     }
 }
 
