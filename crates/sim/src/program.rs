@@ -4,6 +4,8 @@ use proxysched_sched::{MutexId, SchedAttr};
 use proxysched_trace::WakeReason;
 use proxysched_workload::{Event, TaskSpec, Workload};
 
+use crate::queue::Ticket;
+
 /// What the running task is busy with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Segment {
@@ -65,8 +67,8 @@ pub struct Program {
     event: usize,
     phase_entered: bool,
     pub segment: Segment,
-    /// Generation of the current wait; a timed wakeup for an older wait is stale.
-    pub wait_gen: u64,
+    /// The queue entry of the current wait's timed wakeup; any other one is stale.
+    pub wake_timer: Option<Ticket>,
     /// Why the task sleeps, while it does.
     pub waiting: Option<WakeReason>,
     /// Release time of the activation the next wakeup starts (timer expiry or end of delay).
@@ -100,7 +102,7 @@ impl Program {
             event: 0,
             phase_entered: false,
             segment: Segment::None,
-            wait_gen: 0,
+            wake_timer: None,
             waiting: None,
             pending_release: None,
             activation: None,

@@ -1,12 +1,19 @@
 //! The event queue: a min-heap on (time, rank, sequence). At one instant the ends of `run`
 //! segments come first (rank 0), then everything else (rank 1) in the order it was scheduled:
 //! work that is done at t is done before anything else at t can look at the CPU (see
-//! [`SimEvent::SegmentEnd`]). The sequence number makes the order total. Cancellation is lazy:
-//! an event carries the generation of whatever armed it and is dropped if that has moved on.
+//! [`SimEvent::SegmentEnd`]). The sequence number makes the order total, and doubles as the
+//! event's [`Ticket`]: cancellation is lazy, a timer slot remembers the ticket of the entry it
+//! armed and ignores any other entry that fires for it.
+//!
+//! The queue is as deep as there are sleeping tasks (thousands on big machines) and every
+//! event passes through it, so entries are kept small (24 bytes: the cancellable events carry
+//! no generation of their own) and the heap is 4-ary (half the levels of a binary heap, and
+//! the four children of a node share a cache line or two).
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::num::NonZeroU64;
 
+use dary_heap::QuaternaryHeap;
 use proxysched_sched::TaskId;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,13 +23,13 @@ pub enum SimEvent {
     /// exactly its SCHED_DEADLINE runtime finishes as the budget reaches 0, and a tick, HRTICK
     /// or a pull from another CPU at that same instant must not find it still running with
     /// `runtime <= 0` and throttle it to its next period with no work left.
-    SegmentEnd { cpu: u32, gen: u64 },
+    SegmentEnd { cpu: u32 },
     /// The DL budget of the task running on `cpu` runs out.
-    HrTick { cpu: u32, gen: u64 },
+    HrTick { cpu: u32 },
     /// The periodic tick of a busy CPU.
     Tick { cpu: u32 },
     /// A sleep or timer wait of `task` ends.
-    Wake { task: TaskId, gen: u64 },
+    Wake { task: TaskId },
     /// A SCHED_DEADLINE replenishment timer.
     DlTimer { task: TaskId },
     /// The RT bandwidth period timer.
@@ -38,27 +45,46 @@ pub enum SimEvent {
     HungCheck,
 }
 
-/// A queued event. `key` packs the time (high 64 bits), the rank (bit 63) and the sequence
-/// number (the low 63 bits), so the heap orders by one integer comparison.
+/// Names one queued entry (its sequence number, unique for the life of the queue). A timer
+/// slot that is re-armed or disarmed forgets its old ticket, which cancels the old entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ticket(NonZeroU64);
+
+/// An event that came due.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fired {
+    pub at_ns: u64,
+    pub ticket: Ticket,
+    pub event: SimEvent,
+}
+
+/// Bit 63 of `order`: the rank (0 for segment ends); the low 63 bits: the sequence number.
+const RANK_BIT: u64 = 1 << 63;
+
 #[derive(Debug)]
 struct Entry {
-    key: u128,
+    at_ns: u64,
+    order: u64,
     event: SimEvent,
 }
 
 impl Entry {
-    fn at_ns(&self) -> u64 {
-        (self.key >> 64) as u64
+    fn seq(&self) -> u64 {
+        self.order & !RANK_BIT
     }
 
-    fn rank(&self) -> u8 {
-        ((self.key >> 63) & 1) as u8
+    fn fired(self) -> Fired {
+        Fired {
+            at_ns: self.at_ns,
+            ticket: Ticket(NonZeroU64::new(self.seq()).expect("sequence numbers start at 1")),
+            event: self.event,
+        }
     }
 }
 
 impl PartialEq for Entry {
     fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
+        (self.at_ns, self.order) == (other.at_ns, other.order)
     }
 }
 impl Eq for Entry {}
@@ -69,47 +95,57 @@ impl PartialOrd for Entry {
 }
 impl Ord for Entry {
     fn cmp(&self, other: &Self) -> Ordering {
-        // Reversed: BinaryHeap is a max-heap and we want the earliest first.
-        other.key.cmp(&self.key)
+        // Reversed: the heap is a max-heap and we want the earliest first.
+        (other.at_ns, other.order).cmp(&(self.at_ns, self.order))
     }
 }
 
 #[derive(Debug, Default)]
 pub struct EventQueue {
-    heap: BinaryHeap<Entry>,
-    next_seq: u64,
+    heap: QuaternaryHeap<Entry>,
+    last_seq: u64,
 }
 
 impl EventQueue {
+    /// Queue an event that is never cancelled.
     pub fn push(&mut self, at_ns: u64, event: SimEvent) {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        let rank: u8 = match event {
+        self.arm(at_ns, event);
+    }
+
+    /// Queue an event that a timer slot may cancel by forgetting the returned ticket.
+    pub fn arm(&mut self, at_ns: u64, event: SimEvent) -> Ticket {
+        self.last_seq += 1;
+        let seq = self.last_seq;
+        debug_assert!(seq < RANK_BIT);
+        let rank = match event {
             SimEvent::SegmentEnd { .. } => 0,
-            _ => 1,
+            _ => RANK_BIT,
         };
-        debug_assert!(seq < 1 << 63);
         self.heap.push(Entry {
-            key: (u128::from(at_ns) << 64) | (u128::from(rank) << 63) | u128::from(seq),
+            at_ns,
+            order: rank | seq,
             event,
         });
+        Ticket(NonZeroU64::new(seq).expect("starts at 1"))
     }
 
     /// Pop the next event if it is a segment end at `at_ns` (segment ends of one instant come
     /// out together, ahead of everything else of that instant).
-    pub fn pop_segment_end_at(&mut self, at_ns: u64) -> Option<SimEvent> {
+    pub fn pop_segment_end_at(&mut self, at_ns: u64) -> Option<Fired> {
         match self.heap.peek() {
-            Some(e) if e.at_ns() == at_ns && e.rank() == 0 => self.heap.pop().map(|e| e.event),
+            Some(e) if e.at_ns == at_ns && e.order & RANK_BIT == 0 => {
+                self.heap.pop().map(Entry::fired)
+            }
             _ => None,
         }
     }
 
-    pub fn pop(&mut self) -> Option<(u64, SimEvent)> {
-        self.heap.pop().map(|e| (e.at_ns(), e.event))
+    pub fn pop(&mut self) -> Option<Fired> {
+        self.heap.pop().map(Entry::fired)
     }
 
     pub fn peek_time(&self) -> Option<u64> {
-        self.heap.peek().map(Entry::at_ns)
+        self.heap.peek().map(|e| e.at_ns)
     }
 }
 
@@ -117,33 +153,56 @@ impl EventQueue {
 mod tests {
     use super::*;
 
+    fn pop(q: &mut EventQueue) -> Option<(u64, SimEvent)> {
+        q.pop().map(|f| (f.at_ns, f.event))
+    }
+
     #[test]
     fn same_time_events_pop_in_push_order() {
         let mut q = EventQueue::default();
         q.push(5, SimEvent::RtPeriod);
         q.push(3, SimEvent::Tick { cpu: 1 });
         q.push(3, SimEvent::Tick { cpu: 0 });
-        assert_eq!(q.pop(), Some((3, SimEvent::Tick { cpu: 1 })));
-        assert_eq!(q.pop(), Some((3, SimEvent::Tick { cpu: 0 })));
-        assert_eq!(q.pop(), Some((5, SimEvent::RtPeriod)));
-        assert_eq!(q.pop(), None);
+        assert_eq!(pop(&mut q), Some((3, SimEvent::Tick { cpu: 1 })));
+        assert_eq!(pop(&mut q), Some((3, SimEvent::Tick { cpu: 0 })));
+        assert_eq!(pop(&mut q), Some((5, SimEvent::RtPeriod)));
+        assert_eq!(pop(&mut q), None);
     }
 
     #[test]
     fn segment_ends_come_first_at_an_instant() {
         let mut q = EventQueue::default();
         q.push(3, SimEvent::Tick { cpu: 0 });
-        q.push(3, SimEvent::SegmentEnd { cpu: 1, gen: 7 });
+        let end1 = q.arm(3, SimEvent::SegmentEnd { cpu: 1 });
         q.push(2, SimEvent::RtPeriod);
-        q.push(3, SimEvent::SegmentEnd { cpu: 0, gen: 9 });
-        assert_eq!(q.pop(), Some((2, SimEvent::RtPeriod)));
+        let end0 = q.arm(3, SimEvent::SegmentEnd { cpu: 0 });
+        assert_eq!(pop(&mut q), Some((2, SimEvent::RtPeriod)));
         assert_eq!(q.pop_segment_end_at(2), None);
-        assert_eq!(q.pop(), Some((3, SimEvent::SegmentEnd { cpu: 1, gen: 7 })));
+        let first = q.pop().expect("queued");
+        assert_eq!((first.at_ns, first.ticket), (3, end1));
+        assert_eq!(first.event, SimEvent::SegmentEnd { cpu: 1 });
+        let second = q.pop_segment_end_at(3).expect("queued");
         assert_eq!(
-            q.pop_segment_end_at(3),
-            Some(SimEvent::SegmentEnd { cpu: 0, gen: 9 })
+            (second.ticket, second.event),
+            (end0, SimEvent::SegmentEnd { cpu: 0 })
         );
         assert_eq!(q.pop_segment_end_at(3), None);
-        assert_eq!(q.pop(), Some((3, SimEvent::Tick { cpu: 0 })));
+        assert_eq!(pop(&mut q), Some((3, SimEvent::Tick { cpu: 0 })));
+    }
+
+    #[test]
+    fn tickets_name_entries_uniquely() {
+        let mut q = EventQueue::default();
+        let a = q.arm(7, SimEvent::Wake { task: TaskId(0) });
+        let b = q.arm(7, SimEvent::Wake { task: TaskId(0) });
+        assert_ne!(a, b);
+        assert_eq!(q.pop().map(|f| f.ticket), Some(a));
+        assert_eq!(q.pop().map(|f| f.ticket), Some(b));
+    }
+
+    #[test]
+    fn entries_stay_small() {
+        // Thousands of sleeping tasks keep an entry each; see the module comment.
+        assert_eq!(std::mem::size_of::<Entry>(), 24);
     }
 }
