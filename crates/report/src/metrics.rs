@@ -773,9 +773,7 @@ impl MetricsDoc {
     }
 
     pub fn to_json(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self).expect("metrics serialize");
-        s.push('\n');
-        s
+        pretty_json(self)
     }
 }
 
@@ -810,10 +808,31 @@ impl Serialize for CompareDoc {
 
 impl CompareDoc {
     pub fn to_json(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self).expect("compare metrics serialize");
-        s.push('\n');
-        s
+        pretty_json(self)
     }
+}
+
+/// `doc` as pretty-printed JSON and a newline. The text of thousands of tasks is megabytes:
+/// it is measured first and written into one allocation of that size, because growing it by
+/// doubling copies it through ever larger buffers, which raised the peak memory of a run.
+fn pretty_json(doc: &impl Serialize) -> String {
+    /// Counts the bytes written to it.
+    struct Measure(usize);
+    impl std::io::Write for Measure {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut size = Measure(0);
+    serde_json::to_writer_pretty(&mut size, doc).expect("metrics serialize");
+    let mut out = Vec::with_capacity(size.0 + 1);
+    serde_json::to_writer_pretty(&mut out, doc).expect("metrics serialize");
+    out.push(b'\n');
+    String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
 #[cfg(test)]

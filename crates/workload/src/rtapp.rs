@@ -335,8 +335,7 @@ pub(crate) fn resolve(file: &str, root: Value) -> Result<Workload, InputError> {
         resumed_at: BTreeMap::new(),
         default_policy: Policy::Normal,
     };
-    let (global, defs) = r.definitions(&root)?;
-    drop(root);
+    let (global, defs) = r.definitions(root)?;
     r.expand(global, defs)
 }
 
@@ -540,9 +539,11 @@ impl<'a> Resolver<'a> {
 
     // ----- the document ----------------------------------------------------------------
 
-    /// The global section and every task definition, checked.
-    fn definitions(&mut self, root: &Value) -> Result<(Global, Vec<DefTpl>), InputError> {
-        let Some(top) = root.as_object() else {
+    /// The global section and every task definition, checked. Each task's part of the
+    /// document is freed as soon as its definition is built, so the two are never both whole.
+    fn definitions(&mut self, root: Value) -> Result<(Global, Vec<DefTpl>), InputError> {
+        let root_line = root.pos.line;
+        let ValueKind::Object(mut top) = root.kind else {
             return Err(InputError::new(
                 self.file,
                 root.pos.line,
@@ -553,8 +554,8 @@ impl<'a> Resolver<'a> {
                 ),
             ));
         };
-        self.warn_repeats(top, "", |_| false);
-        for (k, v) in top {
+        self.warn_repeats(&top, "", |_| false);
+        for (k, v) in &top {
             match k.name.as_str() {
                 "tasks" | "global" => {}
                 "resources" => {
@@ -587,32 +588,38 @@ impl<'a> Resolver<'a> {
             }
         }
 
-        let global = self.global(last(top, "global"))?;
+        let global = self.global(last(&top, "global"))?;
         self.default_policy = global.default_policy;
 
-        let Some(tasks_kv) = last(top, "tasks") else {
+        let Some(tasks_at) = top.iter().rposition(|(k, _)| k.name == "tasks") else {
             return Err(InputError::new(
                 self.file,
-                root.pos.line,
+                root_line,
                 None,
                 "no \"tasks\" object: rt-app needs at least one task, e.g. \
                  \"tasks\": { \"t\": { \"run\": 1000, \"sleep\": 9000 } }",
             ));
         };
-        let tasks = self.object(tasks_kv, "tasks", "\"tasks\"")?;
+        let tasks_line = top[tasks_at].0.pos.line;
+        let tasks = self.object(&top[tasks_at], "tasks", "\"tasks\"")?;
         if tasks.is_empty() {
             return Err(self.err(
-                tasks_kv.0.pos.line,
+                tasks_line,
                 "tasks",
                 "no task is defined: add at least one task object",
             ));
         }
         self.warn_repeats(tasks, "tasks", |_| true);
+        let tasks = match top.swap_remove(tasks_at).1.kind {
+            ValueKind::Object(tasks) => tasks,
+            _ => unreachable!("checked to be an object above"),
+        };
+        drop(top);
 
         let mut defs = Vec::with_capacity(tasks.len());
         let mut threads: u64 = 0;
-        for (index, kv) in tasks.iter().enumerate() {
-            let def = self.definition(index, kv)?;
+        for (index, kv) in tasks.into_iter().enumerate() {
+            let def = self.definition(index, &kv)?;
             threads += u64::from(def.instances);
             if threads > MAX_THREADS {
                 return Err(self.err(
@@ -625,7 +632,7 @@ impl<'a> Resolver<'a> {
         }
         if threads == 0 {
             return Err(self.err(
-                tasks_kv.0.pos.line,
+                tasks_line,
                 "tasks",
                 "no thread would start: every task has \"instance\": 0",
             ));
