@@ -42,15 +42,18 @@ pub const COMPARE_SCHEMA: &str = "proxysched-compare/1";
 ///
 /// The buckets are HdrHistogram's for 3 significant digits (2048 sub-buckets, unit 1 ns), so
 /// the figures are the ones `hdrhistogram::Histogram::new(3)` gives, but only buckets that were
-/// hit are stored: a sorted list of (bucket, count), 12 bytes per distinct bucket, instead of
-/// a dense array that grows to ~120 KB as soon as one value reaches ~16 ms.
+/// hit are stored, 4 bytes each, instead of a dense array that grows to ~120 KB as soon as one
+/// value reaches ~16 ms. Every task keeps one for the whole run and a long run hits ~100
+/// buckets per task, so this is most of what the metrics grow by.
 #[derive(Clone, Debug, Default)]
 pub struct Distribution {
-    /// Bucket indices (HdrHistogram's counts-array index), increasing.
-    keys: Vec<u32>,
-    /// Samples in the bucket at the same position of `keys`.
-    counts: Vec<u64>,
-    total: u64,
+    /// One entry per bucket hit, increasing: the bucket's counts-array index (at most
+    /// [`MAX_INDEX`]) in the high 16 bits, its count modulo 2^16 in the low 16 bits.
+    buckets: Vec<u32>,
+    /// The rest of the counts of buckets that passed 2^16 - 1 samples: the bucket index in
+    /// the high 16 bits, the count divided by 2^16 in the low 48 bits, increasing. Only a
+    /// bucket hit 65536 times gets here, so this is empty in all but long runs.
+    carries: Vec<u64>,
     max: u64,
 }
 
@@ -59,16 +62,26 @@ const SUB_HALF_MAG: u32 = 10;
 const SUB_HALF: u64 = 1 << SUB_HALF_MAG;
 /// `sub_bucket_count - 1`: values up to this land in bucket 0, one per value.
 const SUB_MASK: u64 = 2 * SUB_HALF - 1;
+/// The counts-array index of `u64::MAX`, the largest there is: it fits the 16 bits a
+/// [`Distribution`] entry has for it.
+const MAX_INDEX: u32 = index_of(u64::MAX);
+const _: () = assert!(MAX_INDEX <= u16::MAX as u32);
+
+/// Bits of a [`Distribution`] entry that hold the bucket's count (modulo 2^16).
+const COUNT_BITS: u32 = 16;
+const COUNT_MASK: u32 = (1 << COUNT_BITS) - 1;
+/// Bits of a [`Distribution`] carry that hold the bucket's count divided by 2^16.
+const CARRY_BITS: u32 = 48;
 
 /// Which power-of-two bucket `v` falls in (`bucket_for()`).
 #[inline]
-fn bucket_of(v: u64) -> u32 {
+const fn bucket_of(v: u64) -> u32 {
     (64 - (SUB_HALF_MAG + 1)) - (v | SUB_MASK).leading_zeros()
 }
 
 /// The counts-array index of `v` (`index_for()`); monotonic in `v`.
 #[inline]
-fn index_of(v: u64) -> u32 {
+const fn index_of(v: u64) -> u32 {
     let b = bucket_of(v);
     (((b + 1) as u64) << SUB_HALF_MAG) as u32 + (v >> b) as u32 - SUB_HALF as u32
 }
@@ -94,26 +107,64 @@ impl Distribution {
     pub fn record(&mut self, v: u64) {
         let key = index_of(v);
         // Most samples repeat a recent bucket; the list is short and sorted.
-        match self.keys.binary_search(&key) {
-            Ok(i) => self.counts[i] += 1,
+        match self
+            .buckets
+            .binary_search_by(|&e| (e >> COUNT_BITS).cmp(&key))
+        {
+            Ok(i) => {
+                let e = &mut self.buckets[i];
+                if *e & COUNT_MASK == COUNT_MASK {
+                    *e &= !COUNT_MASK;
+                    self.carry(key);
+                } else {
+                    *e += 1;
+                }
+            }
             Err(i) => {
                 // Thousands of tasks each keep one of these for the whole run: grow by an
                 // eighth, not by doubling, so at most an eighth of it is slack.
-                if self.keys.len() == self.keys.capacity() {
-                    let more = (self.keys.len() / 8).max(4);
-                    self.keys.reserve_exact(more);
-                    self.counts.reserve_exact(more);
+                if self.buckets.len() == self.buckets.capacity() {
+                    let more = (self.buckets.len() / 8).max(4);
+                    self.buckets.reserve_exact(more);
                 }
-                self.keys.insert(i, key);
-                self.counts.insert(i, 1);
+                self.buckets.insert(i, key << COUNT_BITS | 1);
             }
         }
-        self.total += 1;
         self.max = self.max.max(v);
     }
 
+    /// The count of bucket `key` wrapped from 2^16 - 1 to 0: add 2^16 to it here.
+    #[cold]
+    fn carry(&mut self, key: u32) {
+        let key = u64::from(key) << CARRY_BITS;
+        match self
+            .carries
+            .binary_search_by(|&c| (c >> CARRY_BITS << CARRY_BITS).cmp(&key))
+        {
+            Ok(i) => self.carries[i] += 1,
+            Err(i) => self.carries.insert(i, key | 1),
+        }
+    }
+
+    /// (bucket index, samples in it) of every bucket hit, by increasing index.
+    fn counts(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+        let mut carries = self.carries.iter().peekable();
+        self.buckets.iter().map(move |&e| {
+            let key = e >> COUNT_BITS;
+            let mut count = u64::from(e & COUNT_MASK);
+            if let Some(&&c) = carries.peek() {
+                if (c >> CARRY_BITS) as u32 == key {
+                    count += (c & ((1 << CARRY_BITS) - 1)) << COUNT_BITS;
+                    carries.next();
+                }
+            }
+            (key, count)
+        })
+    }
+
+    /// Samples recorded.
     pub fn count(&self) -> u64 {
-        self.total
+        self.counts().map(|(_, c)| c).sum()
     }
 
     pub fn max(&self) -> u64 {
@@ -122,23 +173,23 @@ impl Distribution {
 
     /// Buckets in use (what the memory of this distribution grows with).
     pub fn buckets(&self) -> usize {
-        self.keys.len()
+        self.buckets.len()
     }
 
     /// The smallest recorded value (to histogram precision) at or above which a fraction
     /// `1 - q` of the samples lie; never above the exact maximum; 0 without samples.
     /// (HdrHistogram's `value_at_quantile()`, capped at the maximum.)
     pub fn quantile(&self, q: f64) -> u64 {
-        if self.total == 0 {
+        let total = self.count();
+        if total == 0 {
             return 0;
         }
         let q = q.min(1.0);
-        let target = ((q * self.total as f64).ceil() as u64).max(1);
+        let target = ((q * total as f64).ceil() as u64).max(1);
         let mut seen = 0;
-        for (i, &c) in self.counts.iter().enumerate() {
+        for (key, c) in self.counts() {
             seen += c;
             if seen >= target {
-                let key = self.keys[i];
                 let v = if q == 0.0 {
                     lowest_of(key).0
                 } else {
@@ -152,12 +203,10 @@ impl Distribution {
 
     /// (value, cumulative fraction in per-mille) points of the CDF, one per distinct bucket.
     pub fn cdf(&self) -> Vec<(u64, u32)> {
-        let total = self.total.max(1);
+        let total = self.count().max(1);
         let mut seen = 0;
-        self.keys
-            .iter()
-            .zip(&self.counts)
-            .map(|(&k, &c)| {
+        self.counts()
+            .map(|(k, c)| {
                 seen += c;
                 (highest_of(k).min(self.max), (seen * 1000 / total) as u32)
             })
@@ -176,13 +225,17 @@ enum Residency {
     Dead,
 }
 
+/// One task's figures. Thousands are kept for the whole run, so the fields that are not
+/// always set are a time plus a flag (an `Option<u64>` pads to 16 bytes) and the name lives in
+/// [`MetricsSink::task_name`]'s shared buffer.
 #[derive(Clone, Debug)]
 pub struct TaskStats {
-    pub name: String,
     pub tid: u32,
     pub policy: &'static str,
     pub prio: i32,
-    pub exit_ns: Option<u64>,
+    /// When the task exited, if `exited`.
+    exit_ns: u64,
+    exited: bool,
     pub run_ns: u64,
     pub runnable_ns: u64,
     pub blocked_ns: u64,
@@ -198,10 +251,21 @@ pub struct TaskStats {
     pub preemptions: u64,
     residency: Residency,
     since: u64,
-    waking_at: Option<u64>,
-    /// The mutex this task contends for and since when (`LockContend` not yet followed by its
-    /// `LockAcquire`).
-    contending: Option<(u32, u64)>,
+    /// When the task was woken, if `waking`: its wakeup latency runs until it runs.
+    waking_at: u64,
+    waking: bool,
+    /// The mutex this task contends for and since when, if `contending` (`LockContend` not
+    /// yet followed by its `LockAcquire`).
+    contending_mutex: u32,
+    contending_since: u64,
+    contending: bool,
+}
+
+impl TaskStats {
+    /// When the task exited; `None` while it lives.
+    pub fn exit_ns(&self) -> Option<u64> {
+        self.exited.then_some(self.exit_ns)
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -246,6 +310,10 @@ pub struct DeadlockStats {
 #[derive(Debug, Default)]
 pub struct MetricsSink {
     pub tasks: Vec<TaskStats>,
+    /// Every task's name, one after the other: one allocation instead of one per task.
+    names: String,
+    /// Where each task's name ends in `names`, by task.
+    name_ends: Vec<usize>,
     pub cpus: Vec<CpuStats>,
     /// By mutex id (ordered, so output follows mutex ids).
     pub mutexes: BTreeMap<u32, MutexStats>,
@@ -300,9 +368,15 @@ impl MetricsSink {
 
     /// Name of a task for output (`pid N` if the stream never introduced it).
     pub fn task_name(&self, p: TaskId) -> String {
-        self.tasks
-            .get(p.index())
-            .map_or_else(|| p.to_string(), |t| t.name.clone())
+        self.name(p.index())
+            .map_or_else(|| p.to_string(), str::to_string)
+    }
+
+    /// The name of the task at `index`, if the stream introduced it.
+    fn name(&self, index: usize) -> Option<&str> {
+        let end = *self.name_ends.get(index)?;
+        let start = index.checked_sub(1).map_or(0, |i| self.name_ends[i]);
+        Some(&self.names[start..end])
     }
 
     /// Name of a mutex for output (`mutex N` if the stream never introduced it).
@@ -343,12 +417,14 @@ impl Sink for MetricsSink {
                 prio,
             } => {
                 debug_assert_eq!(task.index(), self.tasks.len());
+                self.names.push_str(name);
+                self.name_ends.push(self.names.len());
                 self.tasks.push(TaskStats {
-                    name: name.clone(),
                     tid: task.pid(),
                     policy,
                     prio: *prio,
-                    exit_ns: None,
+                    exit_ns: 0,
+                    exited: false,
                     run_ns: 0,
                     runnable_ns: 0,
                     blocked_ns: 0,
@@ -364,8 +440,11 @@ impl Sink for MetricsSink {
                     preemptions: 0,
                     residency: Residency::NotStarted,
                     since: now,
-                    waking_at: None,
-                    contending: None,
+                    waking_at: 0,
+                    waking: false,
+                    contending_mutex: 0,
+                    contending_since: 0,
+                    contending: false,
                 });
             }
             Event::SchedWakeupNew { task, .. } => {
@@ -376,7 +455,8 @@ impl Sink for MetricsSink {
                 t.wakeups += 1;
                 // A task woken before it left its CPU has no wakeup latency.
                 if matches!(t.residency, Residency::Sleeping | Residency::Blocked) {
-                    t.waking_at = Some(now);
+                    t.waking_at = now;
+                    t.waking = true;
                     self.transition(*task, Residency::Runnable, now);
                 }
             }
@@ -404,8 +484,9 @@ impl Sink for MetricsSink {
                 if let Some(n) = *next {
                     self.transition(n, Residency::Running, now);
                     let t = self.task(n);
-                    if let Some(w) = t.waking_at.take() {
-                        t.wakeup_latency.record(now - w);
+                    if t.waking {
+                        t.waking = false;
+                        t.wakeup_latency.record(now - t.waking_at);
                     }
                 }
                 let c = &mut self.cpus[*cpu as usize];
@@ -441,19 +522,21 @@ impl Sink for MetricsSink {
                 );
             }
             Event::LockContend { task, mutex, .. } => {
-                self.task(*task).contending = Some((*mutex, now));
+                let t = self.task(*task);
+                t.contending_mutex = *mutex;
+                t.contending_since = now;
+                t.contending = true;
                 if let Some(m) = self.mutexes.get_mut(mutex) {
                     m.contended += 1;
                 }
             }
             Event::LockAcquire { task, mutex } => {
                 let t = self.task(*task);
-                let waited = match t.contending {
-                    Some((m, since)) if m == *mutex => {
-                        t.contending = None;
-                        Some(now - since)
-                    }
-                    _ => None,
+                let waited = if t.contending && t.contending_mutex == *mutex {
+                    t.contending = false;
+                    Some(now - t.contending_since)
+                } else {
+                    None
                 };
                 if let Some(m) = self.mutexes.get_mut(mutex) {
                     m.acquisitions += 1;
@@ -478,7 +561,11 @@ impl Sink for MetricsSink {
                 tasks: tasks.clone(),
                 mutexes: mutexes.clone(),
             }),
-            Event::SchedProcessExit { task, .. } => self.task(*task).exit_ns = Some(now),
+            Event::SchedProcessExit { task, .. } => {
+                let t = self.task(*task);
+                t.exit_ns = now;
+                t.exited = true;
+            }
             Event::SchedSetattr { task, policy, prio } => {
                 let t = self.task(*task);
                 t.policy = policy;
@@ -623,12 +710,13 @@ impl MetricsDoc {
             tasks: sink
                 .tasks
                 .iter()
-                .map(|t| TaskDoc {
-                    name: t.name.clone(),
+                .enumerate()
+                .map(|(i, t)| TaskDoc {
+                    name: sink.name(i).unwrap_or_default().to_string(),
                     tid: t.tid,
                     policy: t.policy,
                     prio: t.prio,
-                    exit_ns: t.exit_ns,
+                    exit_ns: t.exit_ns(),
                     run_ns: t.run_ns,
                     runnable_ns: t.runnable_ns,
                     blocked_ns: t.blocked_ns,
@@ -685,9 +773,7 @@ impl MetricsDoc {
     }
 
     pub fn to_json(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self).expect("metrics serialize");
-        s.push('\n');
-        s
+        pretty_json(self)
     }
 }
 
@@ -722,15 +808,180 @@ impl Serialize for CompareDoc {
 
 impl CompareDoc {
     pub fn to_json(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self).expect("compare metrics serialize");
-        s.push('\n');
-        s
+        pretty_json(self)
     }
+}
+
+/// `doc` as pretty-printed JSON and a newline. The text of thousands of tasks is megabytes:
+/// it is measured first and written into one allocation of that size, because growing it by
+/// doubling copies it through ever larger buffers, which raised the peak memory of a run.
+fn pretty_json(doc: &impl Serialize) -> String {
+    /// Counts the bytes written to it.
+    struct Measure(usize);
+    impl std::io::Write for Measure {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut size = Measure(0);
+    serde_json::to_writer_pretty(&mut size, doc).expect("metrics serialize");
+    let mut out = Vec::with_capacity(size.0 + 1);
+    serde_json::to_writer_pretty(&mut out, doc).expect("metrics serialize");
+    out.push(b'\n');
+    String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Distribution;
+    use std::collections::BTreeMap;
+
+    use super::{highest_of, index_of, lowest_of, Distribution, MAX_INDEX};
+
+    /// The distribution as it was first written (a sorted map of bucket to u64 count), to
+    /// hold the packed one to the same figures.
+    #[derive(Default)]
+    struct Reference {
+        counts: BTreeMap<u32, u64>,
+        total: u64,
+        max: u64,
+    }
+
+    impl Reference {
+        fn record(&mut self, v: u64) {
+            *self.counts.entry(index_of(v)).or_default() += 1;
+            self.total += 1;
+            self.max = self.max.max(v);
+        }
+
+        fn quantile(&self, q: f64) -> u64 {
+            if self.total == 0 {
+                return 0;
+            }
+            let q = q.min(1.0);
+            let target = ((q * self.total as f64).ceil() as u64).max(1);
+            let mut seen = 0;
+            for (&key, &c) in &self.counts {
+                seen += c;
+                if seen >= target {
+                    let v = if q == 0.0 {
+                        lowest_of(key).0
+                    } else {
+                        highest_of(key)
+                    };
+                    return v.min(self.max);
+                }
+            }
+            0
+        }
+
+        fn cdf(&self) -> Vec<(u64, u32)> {
+            let total = self.total.max(1);
+            let mut seen = 0;
+            self.counts
+                .iter()
+                .map(|(&k, &c)| {
+                    seen += c;
+                    (highest_of(k).min(self.max), (seen * 1000 / total) as u32)
+                })
+                .collect()
+        }
+    }
+
+    const QUANTILES: [f64; 9] = [0.0, 0.001, 0.25, 0.5, 0.9, 0.99, 0.999, 1.0, 1.5];
+
+    fn assert_same(d: &Distribution, r: &Reference, case: &str) {
+        assert_eq!(d.count(), r.total, "{case}");
+        assert_eq!(d.max(), r.max, "{case}");
+        assert_eq!(d.buckets(), r.counts.len(), "{case}");
+        for q in QUANTILES {
+            assert_eq!(d.quantile(q), r.quantile(q), "{case} q={q}");
+        }
+        assert_eq!(d.cdf(), r.cdf(), "{case}");
+    }
+
+    /// xorshift64: reproducible samples without a dependency.
+    fn next(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
+    #[test]
+    fn every_value_has_a_bucket_index_of_16_bits() {
+        assert_eq!(MAX_INDEX, 56_319);
+        assert_eq!(highest_of(MAX_INDEX), u64::MAX);
+        for v in [
+            0,
+            1,
+            2047,
+            2048,
+            1 << 40,
+            u64::MAX / 2,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            let i = index_of(v);
+            assert!(i <= MAX_INDEX, "{v}");
+            assert!((lowest_of(i).0..=highest_of(i)).contains(&v), "{v}");
+        }
+        let mut d = Distribution::default();
+        d.record(u64::MAX);
+        d.record(0);
+        assert_eq!((d.quantile(0.0), d.quantile(1.0)), (0, u64::MAX));
+    }
+
+    #[test]
+    fn percentiles_match_the_reference_on_random_samples() {
+        let mut state = 0x9e37_79b9_7f4a_7c15;
+        for case in 0..300 {
+            let (mut d, mut r) = (Distribution::default(), Reference::default());
+            let n = next(&mut state) % 2000;
+            // Up to 64 bits of spread, so every bucket size is hit, and a few values repeat.
+            let bits = 1 + next(&mut state) % 64;
+            for _ in 0..n {
+                let raw = next(&mut state);
+                let v = if bits == 64 { raw } else { raw % (1 << bits) };
+                d.record(v);
+                r.record(v);
+            }
+            assert_same(&d, &r, &format!("case {case}"));
+        }
+    }
+
+    #[test]
+    fn counts_stay_exact_past_16_bits() {
+        let (mut d, mut r) = (Distribution::default(), Reference::default());
+        // Three buckets pass 2^16 (one of them twice), two around them stay small, so carries
+        // must line up with the right entries.
+        let plan: [(u64, u64); 5] = [
+            (5, 3),
+            (700, (1 << 16) - 1),
+            (3_000_000, 1 << 16),
+            (90_000_000, (2 << 16) + 7),
+            (u64::MAX, 2),
+        ];
+        for round in 0..2 {
+            for &(v, n) in &plan {
+                for _ in 0..n / 2 + round * (n % 2) {
+                    d.record(v);
+                    r.record(v);
+                }
+            }
+        }
+        assert_eq!(r.counts[&index_of(700)], (1 << 16) - 1);
+        assert_eq!(d.carries.len(), 2, "{:x?}", d.carries);
+        assert_same(&d, &r, "carries");
+        // One more sample carries the bucket that stopped just short.
+        d.record(700);
+        r.record(700);
+        assert_eq!(d.carries.len(), 3);
+        assert_same(&d, &r, "carries");
+    }
 
     #[test]
     fn distributions_keep_large_values() {

@@ -96,9 +96,9 @@ pub struct Engine<'a> {
     live_tasks: usize,
     events: u64,
     steps_at_instant: u64,
-    /// rt-app's `desc` of every event (the key it was written under), by task spec, phase and
-    /// position, for the `rtapp_event` tracepoint.
-    descs: Vec<Vec<Vec<Arc<str>>>>,
+    /// rt-app's `desc` of an event (the key it was written under), by its
+    /// [`proxysched_workload::EventOrigin::key`], for the `rtapp_event` tracepoint.
+    descs: Vec<Arc<str>>,
     /// The `cpus` list of the phase whose affinity each task last got: entering a phase with
     /// the same list again (every iteration of a one-phase task) changes nothing, so the
     /// mask is not rebuilt and compared.
@@ -822,7 +822,8 @@ impl<'a> Engine<'a> {
     fn trace_rtapp_event(&mut self, t: TaskId, cpu: usize, ev: Event) {
         let prog = &self.progs[t.index()];
         let (phase, id) = prog.event_position();
-        let desc = self.descs[prog.spec][phase][id].clone();
+        let key = self.w.tasks[prog.spec].phases[phase].event_origins[id].key;
+        let desc = self.descs[key as usize].clone();
         self.emit(Trace::RtappEvent {
             task: t,
             cpu: cpu as u32,
@@ -869,29 +870,19 @@ impl<'a> Engine<'a> {
     }
 }
 
-/// rt-app's `desc` of each event, by task spec, phase and position: the last component of the
-/// key it was written under. Equal names share one allocation (most tasks say `run`, `timer`
-/// ...), so the tracepoint's reference count touches memory that stays in cache.
-fn event_descs(w: &Workload) -> Vec<Vec<Vec<Arc<str>>>> {
+/// rt-app's `desc` of each event key: the last component of the key it was written under.
+/// Equal descs share one allocation, so the tracepoint's reference count touches memory that
+/// stays in cache.
+fn event_descs(w: &Workload) -> Vec<Arc<str>> {
     let mut interned: BTreeMap<&str, Arc<str>> = BTreeMap::new();
-    w.tasks
+    w.event_keys
         .iter()
-        .map(|spec| {
-            spec.phases
-                .iter()
-                .map(|p| {
-                    (0..p.events.len())
-                        .map(|i| {
-                            let key = p.event_origins.get(i).map_or("", |o| o.key.as_str());
-                            let desc = key.rsplit('.').next().unwrap_or(key);
-                            interned
-                                .entry(desc)
-                                .or_insert_with(|| Arc::from(desc))
-                                .clone()
-                        })
-                        .collect()
-                })
-                .collect()
+        .map(|key| {
+            let desc = key.rsplit('.').next().unwrap_or(key);
+            interned
+                .entry(desc)
+                .or_insert_with(|| Arc::from(desc))
+                .clone()
         })
         .collect()
 }

@@ -4,6 +4,8 @@
 //! Times in rt-app files are microseconds; they are multiplied by 1000 exactly once, in the
 //! resolver.
 
+use std::sync::Arc;
+
 // Policies and attributes are the scheduler core's vocabulary; the reader produces them
 // directly so there is one definition of each.
 pub use proxysched_sched::{Inherit, MutexId, Policy, ProxyLevel, SchedAttr};
@@ -100,10 +102,21 @@ pub enum Event {
 }
 
 /// Where an item came from, for messages at run time ("thread0/phase p1/event 3 at line 12").
+/// The key is shared: the instances of a task definition, and a task and its implicit phase,
+/// point to one copy.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Origin {
     pub line: u32,
-    pub key: String,
+    pub key: Arc<str>,
+}
+
+/// Where an event was written: its line and its own key (`run`, `lock2` ...), as an index
+/// into [`Workload::event_keys`]; [`Workload::event_key`] gives the full key. Thousands of
+/// tasks write the same few event keys, so they are stored once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventOrigin {
+    pub line: u32,
+    pub key: u32,
 }
 
 /// [`Phase::loops`] of a phase that rt-app repeats forever (a phase `loop` <= 0 in a task with
@@ -111,9 +124,14 @@ pub struct Origin {
 /// simulation; an engine may also treat it as "forever" explicitly.
 pub const PHASE_LOOPS_FOREVER: u64 = u64::MAX;
 
+/// Every task keeps its phases for the whole run, so the lists are boxed slices (no spare
+/// capacity) and what does not change between the instances of a task definition is shared.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Phase {
-    pub name: String,
+    /// The phase key, or the task definition key for the phase of a task without `phases`.
+    pub name: Arc<str>,
+    /// The key the phase's events are written under: `tasks.T.phases.P`, or `tasks.T`.
+    pub path: Arc<str>,
     /// Iterations of this phase per task loop; always >= 1 (`-1`, "forever", is expressed by
     /// [`TaskSpec::loops`], or by [`PHASE_LOOPS_FOREVER`] on the last reachable phase).
     pub loops: u64,
@@ -121,27 +139,28 @@ pub struct Phase {
     pub sched: Option<SchedAttr>,
     /// Effective affinity of the phase: the phase's `cpus`, else the task's, else `None` (all).
     /// Sorted, deduplicated CPU ids.
-    pub cpus: Option<Vec<u32>>,
+    pub cpus: Option<Arc<[u32]>>,
     /// Where the `cpus` key behind [`Phase::cpus`] was written (the phase's own, or the task's
     /// it inherits), so that [`Workload::check_cpus`] can name it once the CPU count is known.
     pub cpus_origin: Option<Origin>,
-    pub events: Vec<Event>,
-    pub event_origins: Vec<Origin>,
+    pub events: Box<[Event]>,
+    /// One per event.
+    pub event_origins: Arc<[EventOrigin]>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TaskSpec {
     /// Thread name: the definition key for `instance: 1`, else `key-0` … `key-(k-1)`.
-    pub name: String,
+    pub name: Arc<str>,
     /// The task definition key (suspend queues are named after it).
-    pub definition: String,
+    pub definition: Arc<str>,
     /// Attributes applied when the thread starts.
     pub sched: SchedAttr,
     /// Delay before the first phase.
     pub delay_ns: u64,
     /// Repetitions of the phase list; `None` = forever.
     pub loops: Option<u64>,
-    pub phases: Vec<Phase>,
+    pub phases: Box<[Phase]>,
     pub origin: Origin,
 }
 
@@ -209,6 +228,18 @@ pub struct Workload {
     pub timers: Vec<Timer>,
     /// One per task definition referenced by `suspend` or `resume`, named after it.
     pub suspend_queues: Vec<String>,
+    /// The distinct event keys ([`EventOrigin::key`]), in order of first use.
+    pub event_keys: Vec<String>,
     /// Non-fatal remarks about the input (ignored keys, resumes of unknown tasks ...).
     pub warnings: Vec<String>,
+}
+
+impl Workload {
+    /// The full key of event `i` of `phase` (`tasks.T.phases.P.run1`), for messages.
+    pub fn event_key(&self, phase: &Phase, i: usize) -> Option<String> {
+        let key = self
+            .event_keys
+            .get(phase.event_origins.get(i)?.key as usize)?;
+        Some(format!("{}.{key}", phase.path))
+    }
 }

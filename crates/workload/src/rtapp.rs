@@ -35,6 +35,7 @@
 //!   every use of that timer absolute. Each [`Event::Timer`] carries that resolved mode.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::error::InputError;
 use crate::json::{Key, Value, ValueKind};
@@ -260,17 +261,18 @@ enum EvTpl {
 
 #[derive(Clone, Debug)]
 struct PhaseTpl {
-    name: String,
+    name: Arc<str>,
+    path: Arc<str>,
     loops: u64,
     sched: Option<SchedAttr>,
-    cpus: Option<Vec<u32>>,
+    cpus: Option<Arc<[u32]>>,
     cpus_origin: Option<Origin>,
     events: Vec<EvTpl>,
-    origins: Vec<Origin>,
+    origins: Arc<[EventOrigin]>,
 }
 
 struct DefTpl {
-    name: String,
+    name: Arc<str>,
     origin: Origin,
     instances: u32,
     delay_ns: u64,
@@ -305,6 +307,8 @@ struct Resolver<'a> {
     /// Where each shared timer was first used, for the mixed-mode warning.
     shared_first: BTreeMap<u32, (u32, String)>,
     queues: Table,
+    /// The keys events are written under (`run`, `lock2` ...).
+    event_keys: Table,
     /// Queue id → first suspend / resume by a thread that actually starts.
     suspended_at: BTreeMap<u32, (u32, String)>,
     resumed_at: BTreeMap<u32, (u32, String)>,
@@ -326,12 +330,12 @@ pub(crate) fn resolve(file: &str, root: Value) -> Result<Workload, InputError> {
         shared_modes: BTreeMap::new(),
         shared_first: BTreeMap::new(),
         queues: Table::default(),
+        event_keys: Table::default(),
         suspended_at: BTreeMap::new(),
         resumed_at: BTreeMap::new(),
         default_policy: Policy::Normal,
     };
-    let (global, defs) = r.definitions(&root)?;
-    drop(root);
+    let (global, defs) = r.definitions(root)?;
     r.expand(global, defs)
 }
 
@@ -535,9 +539,11 @@ impl<'a> Resolver<'a> {
 
     // ----- the document ----------------------------------------------------------------
 
-    /// The global section and every task definition, checked.
-    fn definitions(&mut self, root: &Value) -> Result<(Global, Vec<DefTpl>), InputError> {
-        let Some(top) = root.as_object() else {
+    /// The global section and every task definition, checked. Each task's part of the
+    /// document is freed as soon as its definition is built, so the two are never both whole.
+    fn definitions(&mut self, root: Value) -> Result<(Global, Vec<DefTpl>), InputError> {
+        let root_line = root.pos.line;
+        let ValueKind::Object(mut top) = root.kind else {
             return Err(InputError::new(
                 self.file,
                 root.pos.line,
@@ -548,8 +554,8 @@ impl<'a> Resolver<'a> {
                 ),
             ));
         };
-        self.warn_repeats(top, "", |_| false);
-        for (k, v) in top {
+        self.warn_repeats(&top, "", |_| false);
+        for (k, v) in &top {
             match k.name.as_str() {
                 "tasks" | "global" => {}
                 "resources" => {
@@ -582,32 +588,38 @@ impl<'a> Resolver<'a> {
             }
         }
 
-        let global = self.global(last(top, "global"))?;
+        let global = self.global(last(&top, "global"))?;
         self.default_policy = global.default_policy;
 
-        let Some(tasks_kv) = last(top, "tasks") else {
+        let Some(tasks_at) = top.iter().rposition(|(k, _)| k.name == "tasks") else {
             return Err(InputError::new(
                 self.file,
-                root.pos.line,
+                root_line,
                 None,
                 "no \"tasks\" object: rt-app needs at least one task, e.g. \
                  \"tasks\": { \"t\": { \"run\": 1000, \"sleep\": 9000 } }",
             ));
         };
-        let tasks = self.object(tasks_kv, "tasks", "\"tasks\"")?;
+        let tasks_line = top[tasks_at].0.pos.line;
+        let tasks = self.object(&top[tasks_at], "tasks", "\"tasks\"")?;
         if tasks.is_empty() {
             return Err(self.err(
-                tasks_kv.0.pos.line,
+                tasks_line,
                 "tasks",
                 "no task is defined: add at least one task object",
             ));
         }
         self.warn_repeats(tasks, "tasks", |_| true);
+        let tasks = match top.swap_remove(tasks_at).1.kind {
+            ValueKind::Object(tasks) => tasks,
+            _ => unreachable!("checked to be an object above"),
+        };
+        drop(top);
 
         let mut defs = Vec::with_capacity(tasks.len());
         let mut threads: u64 = 0;
-        for (index, kv) in tasks.iter().enumerate() {
-            let def = self.definition(index, kv)?;
+        for (index, kv) in tasks.into_iter().enumerate() {
+            let def = self.definition(index, &kv)?;
             threads += u64::from(def.instances);
             if threads > MAX_THREADS {
                 return Err(self.err(
@@ -620,7 +632,7 @@ impl<'a> Resolver<'a> {
         }
         if threads == 0 {
             return Err(self.err(
-                tasks_kv.0.pos.line,
+                tasks_line,
                 "tasks",
                 "no thread would start: every task has \"instance\": 0",
             ));
@@ -773,6 +785,9 @@ impl<'a> Resolver<'a> {
         let (key, _) = kv;
         let path = join("tasks", &key.name);
         let obj = self.object(kv, &path, "a task")?;
+        // Shared by the task, its threads and its implicit phase.
+        let def_name: Arc<str> = Arc::from(key.name.as_str());
+        let def_key: Arc<str> = Arc::from(path.as_str());
         let has_phases = last(obj, "phases").is_some();
         self.warn_repeats(obj, &path, |name| !has_phases && classify(name).is_some());
 
@@ -818,10 +833,10 @@ impl<'a> Resolver<'a> {
                 let cpath = join(&path, "cpus");
                 let cpus = self.cpus(c, &cpath)?;
                 Some((
-                    cpus,
+                    Arc::from(cpus),
                     Origin {
                         line: c.0.pos.line,
-                        key: cpath,
+                        key: cpath.into(),
                     },
                 ))
             }
@@ -877,8 +892,7 @@ impl<'a> Resolver<'a> {
                 } else {
                     phases[i].loops = PHASE_LOOPS_FOREVER;
                     if i + 1 < phases.len() {
-                        let dropped: Vec<_> =
-                            phases[i + 1..].iter().map(|p| p.name.as_str()).collect();
+                        let dropped: Vec<_> = phases[i + 1..].iter().map(|p| &*p.name).collect();
                         let msg = format!(
                             "loop {} repeats this phase forever, so the phases after it ({}) \
                              never run",
@@ -917,13 +931,14 @@ impl<'a> Resolver<'a> {
                 None => (None, None),
             };
             let phase = PhaseTpl {
-                name: key.name.clone(),
+                name: def_name.clone(),
+                path: def_key.clone(),
                 loops: phase_loops,
                 sched: None,
                 cpus,
                 cpus_origin,
                 events,
-                origins,
+                origins: origins.into(),
             };
             (task_loops, vec![phase])
         };
@@ -944,10 +959,10 @@ impl<'a> Resolver<'a> {
         }
 
         Ok(DefTpl {
-            name: key.name.clone(),
+            name: def_name,
             origin: Origin {
                 line: key.pos.line,
-                key: path,
+                key: def_key,
             },
             instances,
             delay_ns,
@@ -1408,7 +1423,7 @@ impl<'a> Resolver<'a> {
         kv: &(Key, Value),
         phases_path: &str,
         cur: &SchedAttr,
-        task_cpus: Option<&(Vec<u32>, Origin)>,
+        task_cpus: Option<&(Arc<[u32]>, Origin)>,
         state: &mut DefState,
     ) -> Result<(PhaseTpl, i64), InputError> {
         let (key, _) = kv;
@@ -1432,10 +1447,10 @@ impl<'a> Resolver<'a> {
                 let cpath = join(&path, "cpus");
                 let cpus = self.cpus(c, &cpath)?;
                 (
-                    Some(cpus),
+                    Some(Arc::from(cpus)),
                     Some(Origin {
                         line: c.0.pos.line,
-                        key: cpath,
+                        key: cpath.into(),
                     }),
                 )
             }
@@ -1456,13 +1471,14 @@ impl<'a> Resolver<'a> {
             ));
         }
         let phase = PhaseTpl {
-            name: key.name.clone(),
+            name: Arc::from(key.name.as_str()),
+            path: Arc::from(path),
             loops: raw_loop.max(1) as u64,
             sched,
             cpus,
             cpus_origin,
             events,
-            origins,
+            origins: origins.into(),
         };
         Ok((phase, raw_loop))
     }
@@ -1472,7 +1488,7 @@ impl<'a> Resolver<'a> {
         obj: &Members,
         path: &str,
         state: &mut DefState,
-    ) -> Result<(Vec<EvTpl>, Vec<Origin>), InputError> {
+    ) -> Result<(Vec<EvTpl>, Vec<EventOrigin>), InputError> {
         let mut events = Vec::new();
         let mut origins = Vec::new();
         for kv in obj {
@@ -1481,9 +1497,9 @@ impl<'a> Resolver<'a> {
             };
             let epath = join(path, &kv.0.name);
             events.push(self.event(kv, kind, &epath, state)?);
-            origins.push(Origin {
+            origins.push(EventOrigin {
                 line: kv.0.pos.line,
-                key: epath,
+                key: self.event_keys.intern(&kv.0.name),
             });
         }
         Ok((events, origins))
@@ -1771,7 +1787,7 @@ impl<'a> Resolver<'a> {
         for (id, (line, path)) in &self.resumed_at {
             if !self.suspended_at.contains_key(id) {
                 let q = &self.queues.names[*id as usize];
-                let known = defs.iter().any(|d| &d.name == q);
+                let known = defs.iter().any(|d| *d.name == **q);
                 let extra = if known {
                     String::new()
                 } else {
@@ -1809,15 +1825,14 @@ impl<'a> Resolver<'a> {
         // Barrier parties count threads; the definitions themselves are consumed below, each
         // freed once its threads are built, so templates and workload are not both whole.
         let instances: Vec<u32> = defs.iter().map(|d| d.instances).collect();
-        let mut names: BTreeMap<String, u32> = BTreeMap::new();
+        let mut names: BTreeMap<Arc<str>, u32> = BTreeMap::new();
         let mut tasks = Vec::with_capacity(instances.iter().map(|&n| n as usize).sum());
-        for mut def in defs {
+        for def in defs {
             for instance in 0..def.instances {
-                let last = instance + 1 == def.instances;
-                let name = if def.instances == 1 {
+                let name: Arc<str> = if def.instances == 1 {
                     def.name.clone()
                 } else {
-                    format!("{}-{instance}", def.name)
+                    format!("{}-{instance}", def.name).into()
                 };
                 if let Some(first) = names.get(&name) {
                     return Err(self.err(
@@ -1833,7 +1848,7 @@ impl<'a> Resolver<'a> {
                 let thread = tasks.len();
                 let mut unique: BTreeMap<&str, TimerId> = BTreeMap::new();
                 let mut phases = Vec::with_capacity(def.phases.len());
-                for p in &mut def.phases {
+                for p in &def.phases {
                     let mut events = Vec::with_capacity(p.events.len());
                     for e in &p.events {
                         events.push(match e {
@@ -1868,16 +1883,13 @@ impl<'a> Resolver<'a> {
                     }
                     phases.push(Phase {
                         name: p.name.clone(),
+                        path: p.path.clone(),
                         loops: p.loops,
                         sched: p.sched,
                         cpus: p.cpus.clone(),
                         cpus_origin: p.cpus_origin.clone(),
-                        events,
-                        event_origins: if last {
-                            std::mem::take(&mut p.origins)
-                        } else {
-                            p.origins.clone()
-                        },
+                        events: events.into(),
+                        event_origins: p.origins.clone(),
                     });
                 }
                 tasks.push(TaskSpec {
@@ -1886,7 +1898,7 @@ impl<'a> Resolver<'a> {
                     sched: def.sched,
                     delay_ns: def.delay_ns,
                     loops: def.loops,
-                    phases,
+                    phases: phases.into(),
                     origin: def.origin.clone(),
                 });
             }
@@ -1916,6 +1928,7 @@ impl<'a> Resolver<'a> {
             semaphores: std::mem::take(&mut self.sems.names),
             timers,
             suspend_queues: std::mem::take(&mut self.queues.names),
+            event_keys: std::mem::take(&mut self.event_keys.names),
             warnings: {
                 let mut w = std::mem::take(&mut self.warnings);
                 w.sort_by_key(|&(line, _)| line);
@@ -1941,7 +1954,7 @@ impl Workload {
                     return Err(InputError::new(
                         &self.source,
                         origin.line,
-                        Some(origin.key.clone()),
+                        Some(origin.key.to_string()),
                         format!(
                             "CPU {bad} does not exist: the simulated machine has {nr_cpus} \
                              CPU{} (0..={}); use fewer CPU ids or more CPUs (--cpus or \
@@ -1973,7 +1986,7 @@ impl Workload {
                         return Err(InputError::new(
                             &self.source,
                             origin.line,
-                            Some(origin.key.clone()),
+                            Some(origin.key.to_string()),
                             format!(
                                 "thread {} is SCHED_DEADLINE in phase \"{}\" but its cpus do \
                                  not cover all {nr_cpus} CPUs; Linux refuses a restricted \

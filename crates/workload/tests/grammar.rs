@@ -328,14 +328,14 @@ fn unknown_and_event_like_keys() {
         "Run": 300,
         "spin": 400 } } }"#);
     assert_eq!(
-        w.tasks[0].phases[0].events,
+        *w.tasks[0].phases[0].events,
         [
             Event::Run { work_ns: 100_000 },
             Event::Sleep { ns: 200_000 }
         ]
     );
     assert_eq!(
-        w.tasks[0].phases[0].event_origins[0].key,
+        w.event_key(&w.tasks[0].phases[0], 0).unwrap(),
         "tasks.t.run_fast"
     );
     assert_eq!(w.warnings.len(), 2, "{:?}", w.warnings);
@@ -346,7 +346,7 @@ fn unknown_and_event_like_keys() {
     let w = ok(r#"{ "tasks": { "t": {
         "run": 5,
         "phases": { "p": { "sleep": 1 } } } } }"#);
-    assert_eq!(w.tasks[0].phases[0].events, [Event::Sleep { ns: 1000 }]);
+    assert_eq!(*w.tasks[0].phases[0].events, [Event::Sleep { ns: 1000 }]);
     assert!(w.warnings[0].contains("tasks.t.run: event ignored"));
 
     // delay in a phase is ignored (rt-app issue #37).
@@ -361,7 +361,7 @@ fn runtime_is_matched_before_run_and_unlock_is_not_lock() {
     let w = ok(r#"{ "tasks": { "t": {
         "lock": "m", "runtime": 10, "run": 20, "unlock": "m" } } }"#);
     assert_eq!(
-        w.tasks[0].phases[0].events,
+        *w.tasks[0].phases[0].events,
         [
             Event::Lock { mutex: MutexId(0) },
             Event::Runtime { wall_ns: 10_000 },
@@ -402,7 +402,7 @@ fn instances_names_and_barrier_parties() {
         "w": { "instance": 3, "run": 1, "barrier": "b" },
         "x": { "instance": 0, "run": 1, "barrier": "b" },
         "y": { "run": 1, "barrier1": "b", "barrier2": "b" } } }"#);
-    let names: Vec<_> = w.tasks.iter().map(|t| t.name.as_str()).collect();
+    let names: Vec<_> = w.tasks.iter().map(|t| &*t.name).collect();
     // "x" is a template (instance 0): not started.
     assert_eq!(names, ["w-0", "w-1", "w-2", "y"]);
     // 3 instances of w + 1 of y (counted once although it has two barrier events).
@@ -491,7 +491,7 @@ fn repeated_phase_names_are_kept() {
         "heavy1": { "run": 1 },
         "light": { "run": 2 },
         "heavy1": { "run": 3 } } } } }"#);
-    let names: Vec<_> = w.tasks[0].phases.iter().map(|p| p.name.as_str()).collect();
+    let names: Vec<_> = w.tasks[0].phases.iter().map(|p| &*p.name).collect();
     assert_eq!(names, ["heavy1", "light", "heavy1"]);
     assert!(w.warnings[0].contains("\"heavy1\" appears 2 times (lines 2, 4)"));
     // Repeated settings: the last one wins, as json-c does.
@@ -670,7 +670,7 @@ fn legacy_deadline_keys() {
         "runtime": 1000 } } }"#,
     );
     assert_eq!(
-        w.tasks[0].phases[0].events,
+        *w.tasks[0].phases[0].events,
         [Event::Runtime { wall_ns: MS }]
     );
     assert!(matches!(
@@ -690,7 +690,7 @@ fn legacy_deadline_keys() {
         }
     );
     assert_eq!(
-        w.tasks[0].phases[0].events,
+        *w.tasks[0].phases[0].events,
         [Event::Runtime { wall_ns: MS }]
     );
     assert!(w.warnings[0].contains("tasks.t.period: legacy SCHED_DEADLINE parameter ignored"));
@@ -751,7 +751,7 @@ fn delay_duration_and_times_are_nanoseconds() {
     assert_eq!(w.tasks[0].delay_ns, 250_000);
     assert_eq!(w.global.duration_ns, Some(7_000_000_000));
     assert_eq!(
-        w.tasks[0].phases[0].events,
+        *w.tasks[0].phases[0].events,
         [Event::Run { work_ns: 3_000 }, Event::Sleep { ns: 0 }]
     );
     let e = err(r#"{ "tasks": { "t": { "run": 9223372036854775807 } } }"#);
