@@ -8,7 +8,9 @@ use proxysched_trace::{Sink, StreamHash};
 use proxysched_workload::Workload;
 
 use crate::args::{Cli, Command, CompareArgs, RunArgs, TortureArgs, ValidateArgs};
-use crate::output::{finish_rtapp_logs, rtapp_logs, write_atomically, Progress, TraceFile};
+use crate::output::{
+    finish_rtapp_logs, rtapp_logs, write_atomically, write_atomically_with, Progress, TraceFile,
+};
 
 pub fn dispatch(cli: Cli) -> Result<(), Failure> {
     match cli.command {
@@ -189,7 +191,7 @@ fn run(a: RunArgs) -> Result<(), Failure> {
         finish_rtapp_logs(l, dir)?;
     }
     if let Some(path) = &a.metrics {
-        write_atomically(path, metrics.to_json().as_bytes())?;
+        write_atomically_with(path, |out| metrics.write_json(out))?;
     }
     if let (Some(path), Some(mut data)) = (&a.report, report) {
         data.finish(metrics.end_ns);
@@ -226,7 +228,7 @@ fn compare(a: CompareArgs) -> Result<(), Failure> {
         )?;
     }
     if let Some(path) = &a.metrics {
-        write_atomically(path, runs.to_json().as_bytes())?;
+        write_atomically_with(path, |out| runs.write_json(out))?;
     }
     if !a.quiet {
         print!("{}", table::compare_summary(&runs.runs));

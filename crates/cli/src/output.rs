@@ -7,6 +7,15 @@ use std::path::Path;
 use proxysched::Failure;
 
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    write_atomically_with(path, |f| f.write_all(bytes))
+}
+
+/// [`write_atomically`] for text produced as it is written (through a buffer), so that a
+/// large result is never held in memory whole.
+pub fn write_atomically_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), Failure> {
     let fail = |what: &str, e: std::io::Error| {
         Failure::input(format!("cannot {what} {}: {e}", path.display()))
     };
@@ -18,8 +27,11 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
         .file_name()
         .ok_or_else(|| Failure::input(format!("{} is not a file path", path.display())))?;
     let tmp = dir.join(format!(".{}.partial", name.to_string_lossy()));
-    let result = std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()));
+    let result = std::fs::File::create(&tmp).and_then(|f| {
+        let mut out = std::io::BufWriter::new(f);
+        write(&mut out)?;
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()
+    });
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
         return Err(fail("write", e));

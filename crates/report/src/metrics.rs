@@ -775,6 +775,11 @@ impl MetricsDoc {
     pub fn to_json(&self) -> String {
         pretty_json(self)
     }
+
+    /// [`Self::to_json`]'s text, streamed to `out`.
+    pub fn write_json(&self, out: impl std::io::Write) -> std::io::Result<()> {
+        write_pretty(self, out)
+    }
 }
 
 /// The runs of one workload under several inheritance modes (schema `proxysched-compare/1`):
@@ -810,28 +815,25 @@ impl CompareDoc {
     pub fn to_json(&self) -> String {
         pretty_json(self)
     }
+
+    /// [`Self::to_json`]'s text, streamed to `out`.
+    pub fn write_json(&self, out: impl std::io::Write) -> std::io::Result<()> {
+        write_pretty(self, out)
+    }
 }
 
-/// `doc` as pretty-printed JSON and a newline. The text of thousands of tasks is megabytes:
-/// it is measured first and written into one allocation of that size, because growing it by
-/// doubling copies it through ever larger buffers, which raised the peak memory of a run.
+/// `doc` as pretty-printed JSON and a newline, written to `out` as it is produced: the text
+/// of thousands of tasks is megabytes, and building it in memory first raised the peak memory
+/// of a whole run by as much.
+fn write_pretty(doc: &impl Serialize, mut out: impl std::io::Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut out, doc)?;
+    out.write_all(b"\n")
+}
+
+/// [`write_pretty`] into a string.
 fn pretty_json(doc: &impl Serialize) -> String {
-    /// Counts the bytes written to it.
-    struct Measure(usize);
-    impl std::io::Write for Measure {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut size = Measure(0);
-    serde_json::to_writer_pretty(&mut size, doc).expect("metrics serialize");
-    let mut out = Vec::with_capacity(size.0 + 1);
-    serde_json::to_writer_pretty(&mut out, doc).expect("metrics serialize");
-    out.push(b'\n');
+    let mut out = Vec::new();
+    write_pretty(doc, &mut out).expect("writing to memory cannot fail");
     String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
