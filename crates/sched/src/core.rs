@@ -2,6 +2,8 @@
 //! migration and load balancing. It knows no files and no clock of its own: the engine sets
 //! [`Sched::now`], calls in, and collects what the core asks of it from [`Outbox`].
 
+use std::sync::Arc;
+
 use crate::attr::{ClassId, SchedAttr, MAX_RT_PRIO};
 use crate::class::{
     class, DEQUEUE_MIGRATING, DEQUEUE_SAVE, DEQUEUE_SLEEP, ENQUEUE_INITIAL, ENQUEUE_MIGRATED,
@@ -280,13 +282,25 @@ impl Sched {
 
     /// Create a task (`copy_process()` + `sched_fork()`); it runs once woken with
     /// [`Sched::wake_up_new_task`]. `cpus` must be non-empty and within the machine.
-    pub fn add_task(&mut self, name: &str, attr: SchedAttr, cpus: CpuMask) -> TaskId {
+    /// Room for `additional` more tasks, exactly: a machine of thousands of tasks keeps its
+    /// task table for the whole run, and growing it by doubling leaves up to half of it unused.
+    pub fn reserve_tasks(&mut self, additional: usize) {
+        self.tasks.reserve_exact(additional);
+    }
+
+    pub fn add_task(
+        &mut self,
+        name: impl Into<Arc<str>>,
+        attr: SchedAttr,
+        cpus: CpuMask,
+    ) -> TaskId {
+        let name = name.into();
         let p = TaskId(self.tasks.len() as u32);
         let cpus = cpus.and(&self.all_cpus);
         assert!(!cpus.is_empty(), "task without an allowed CPU");
         let cpu = cpus.first().unwrap_or(0) as u32;
         self.tasks.push(Task {
-            name: name.to_string(),
+            name: name.clone(),
             attr,
             prio: attr.normal_prio(),
             nr_cpus_allowed: cpus.weight(),

@@ -1,5 +1,7 @@
 //! `task_struct`: what the core knows about one task.
 
+use std::sync::Arc;
+
 use crate::attr::{ClassId, SchedAttr};
 use crate::cpumask::CpuMask;
 use crate::deadline::SchedDlEntity;
@@ -24,7 +26,7 @@ pub enum TaskState {
 
 #[derive(Clone, Debug)]
 pub struct Task {
-    pub name: String,
+    pub name: Arc<str>,
     /// The attributes last set with `sched_setattr()`.
     pub attr: SchedAttr,
     /// Effective kernel prio (`p->prio`); decides the class.

@@ -487,7 +487,7 @@ impl Driver {
                 if !self.admit(&name, None, attr) {
                     return Ok(());
                 }
-                let p = self.s.add_task(&name, attr, mask);
+                let p = self.s.add_task(name.as_str(), attr, mask);
                 self.asleep.push(false);
                 self.sleep_gen.push(0);
                 self.s.wake_up_new_task(p);

@@ -118,7 +118,7 @@ fn machine(class: &str, n: usize) -> Sched {
     });
     for i in 0..n {
         let p = s.add_task(
-            &format!("{class}{i}"),
+            format!("{class}{i}"),
             attr(class, i, n),
             CpuMask::first_n(1),
         );

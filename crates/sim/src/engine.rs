@@ -18,7 +18,7 @@ use proxysched_workload::{Event, TimerMode, Workload};
 
 use crate::config::RunConfig;
 use crate::error::SimError;
-use crate::program::{IterStats, Program, Segment, Step};
+use crate::program::{Activation, IterStats, Program, Segment, Step};
 use crate::queue::{EventQueue, Fired, SimEvent, Ticket};
 
 /// Program steps the engine executes at one instant before it calls the workload stuck in an
@@ -133,15 +133,16 @@ impl<'a> Engine<'a> {
         }
         let nr_cpus = cfg.sched.nr_cpus as usize;
         let mut progs = Vec::with_capacity(w.tasks.len());
+        sched.reserve_tasks(w.tasks.len());
         for (i, spec) in w.tasks.iter().enumerate() {
             let cpus = phase_mask(spec.phases.first().and_then(|p| p.cpus.as_deref()), nr_cpus);
-            let p = sched.add_task(&spec.name, spec.sched, cpus);
+            let p = sched.add_task(spec.name.clone(), spec.sched, cpus);
             debug_assert_eq!(p.index(), i);
             // Delivered now, not at the first flush: thousands of tasks' creation events would
             // otherwise grow the outbox to a size it keeps for the whole run.
             sink.record_all(0, &sched.out.events);
             sched.out.events.clear();
-            progs.push(Program::new(i, spec));
+            progs.push(Program::new(spec));
         }
         Ok(Engine {
             w,
@@ -504,7 +505,7 @@ impl<'a> Engine<'a> {
             self.steps_at_instant += 1;
             if self.steps_at_instant > MAX_STEPS_PER_INSTANT {
                 return Err(SimError::NoProgress {
-                    task: self.sched.task(t).name.clone(),
+                    task: self.sched.task(t).name.to_string(),
                     at_ns: self.now,
                 });
             }
@@ -514,7 +515,7 @@ impl<'a> Engine<'a> {
                 self.flush();
                 continue;
             }
-            let step = self.progs[t.index()].next_step(self.w);
+            let step = self.progs[t.index()].next_step(&self.w.tasks[t.index()]);
             match step {
                 Step::Start => {
                     self.emit(Trace::RtappTaskStart {
@@ -558,7 +559,7 @@ impl<'a> Engine<'a> {
     }
 
     fn start_program(&mut self, t: TaskId, cpu: usize) {
-        let delay = self.w.tasks[self.progs[t.index()].spec].delay_ns;
+        let delay = self.w.tasks[t.index()].delay_ns;
         if delay > self.now {
             // rt-app sleeps the task's `delay` before its first phase; the first activation
             // starts when that sleep ends.
@@ -670,7 +671,34 @@ impl<'a> Engine<'a> {
             if self.hung_checks.is_empty() {
                 self.queue.push(due, SimEvent::HungCheck);
             }
-            self.hung_checks.push_back((due, t, prog.lock_gen));
+            if self.hung_checks.len() == self.hung_checks.capacity() {
+                self.forget_finished_hung_checks();
+            }
+            self.hung_checks
+                .push_back((due, t, self.progs[t.index()].lock_gen));
+        }
+    }
+
+    /// Drop the pending hung-task checks of waits that are over for good (the task waited
+    /// again since, or exited): they would report nothing. Every wait stays in the FIFO for
+    /// the whole timeout (two minutes), so a run with frequent contention would otherwise
+    /// hold one entry per lock wait of the last two minutes. Called when the FIFO is full;
+    /// it grows only if that frees less than half, so the cost per wait stays O(1). The
+    /// front entry stays: the queue holds the event for its due time.
+    fn forget_finished_hung_checks(&mut self) {
+        let progs = &self.progs;
+        let mut front = true;
+        self.hung_checks.retain(|&(_, task, gen)| {
+            let keep = front || {
+                let prog = &progs[task.index()];
+                prog.lock_gen == gen && !prog.exited
+            };
+            front = false;
+            keep
+        });
+        let capacity = self.hung_checks.capacity();
+        if self.hung_checks.len() > capacity / 2 {
+            self.hung_checks.reserve(capacity.max(1));
         }
     }
 
@@ -710,7 +738,7 @@ impl<'a> Engine<'a> {
     /// rt-app's `timer`: wait for the timer's next expiry on its absolute grid.
     fn timer(&mut self, t: TaskId, cpu: usize, timer: usize, period_ns: u64, mode: TimerMode) {
         let now = self.now;
-        let origin = self.w.tasks[self.progs[t.index()].spec].delay_ns;
+        let origin = self.w.tasks[t.index()].delay_ns;
         let t_next = self.timers[timer].get_or_insert(origin);
         *t_next += period_ns;
         let expiry = *t_next;
@@ -822,7 +850,7 @@ impl<'a> Engine<'a> {
     fn trace_rtapp_event(&mut self, t: TaskId, cpu: usize, ev: Event) {
         let prog = &self.progs[t.index()];
         let (phase, id) = prog.event_position();
-        let key = self.w.tasks[prog.spec].phases[phase].event_origins[id].key;
+        let key = self.w.tasks[t.index()].phases[phase].event_origins[id].key;
         let desc = self.descs[key as usize].clone();
         self.emit(Trace::RtappEvent {
             task: t,
@@ -840,7 +868,9 @@ impl<'a> Engine<'a> {
             SchedAttr::Deadline { deadline_ns, .. } => Some(release_ns + deadline_ns),
             _ => None,
         };
-        self.progs[t.index()].activation = Some((release_ns, deadline_ns));
+        self.progs[t.index()].activation = Some(Activation {
+            dl_deadline_ns: deadline_ns,
+        });
         self.emit(Trace::ActivationStart {
             task: t,
             release_ns,
@@ -850,10 +880,10 @@ impl<'a> Engine<'a> {
 
     /// End the current activation; `timer_deadline` is the timer expiry it had to beat.
     fn end_activation(&mut self, t: TaskId, timer_deadline: Option<u64>) {
-        let Some((_, dl_deadline)) = self.progs[t.index()].activation.take() else {
+        let Some(activation) = self.progs[t.index()].activation.take() else {
             return;
         };
-        let deadline_ns = dl_deadline.or(timer_deadline);
+        let deadline_ns = activation.dl_deadline_ns.or(timer_deadline);
         let missed = deadline_ns.is_some_and(|d| self.now > d);
         self.emit(Trace::ActivationEnd {
             task: t,

@@ -2,7 +2,7 @@
 
 use proxysched_sched::{MutexId, SchedAttr};
 use proxysched_trace::WakeReason;
-use proxysched_workload::{Event, TaskSpec, Workload};
+use proxysched_workload::{Event, TaskSpec};
 
 use crate::queue::Ticket;
 
@@ -56,15 +56,22 @@ pub struct IterStats {
     pub timer_wake: Option<u64>,
 }
 
+/// An activation in progress (a timer period, or one wakeup of a task without a timer).
+#[derive(Clone, Copy, Debug)]
+pub struct Activation {
+    /// Its SCHED_DEADLINE absolute deadline, for a DL task.
+    pub dl_deadline_ns: Option<u64>,
+}
+
+/// Where a task is in its rt-app program. Task `i` runs `Workload::tasks[i]`.
 #[derive(Debug)]
 pub struct Program {
-    /// Index into `Workload::tasks`.
-    pub spec: usize,
-    started: bool,
     loops_done: u64,
-    phase: usize,
     phase_iter: u64,
-    event: usize,
+    // u32: a program is one per task for the whole run; phases and events per phase are few.
+    phase: u32,
+    event: u32,
+    started: bool,
     phase_entered: bool,
     pub segment: Segment,
     /// The queue entry of the current wait's timed wakeup; any other one is stale.
@@ -73,8 +80,8 @@ pub struct Program {
     pub waiting: Option<WakeReason>,
     /// Release time of the activation the next wakeup starts (timer expiry or end of delay).
     pub pending_release: Option<u64>,
-    /// The current activation: (release, deadline for DL tasks).
-    pub activation: Option<(u64, Option<u64>)>,
+    /// The current activation, if one is open.
+    pub activation: Option<Activation>,
     /// Has a `timer` event: activations are timer periods, not wakeups.
     pub periodic: bool,
     pub exited: bool,
@@ -88,13 +95,12 @@ pub struct Program {
 }
 
 impl Program {
-    pub fn new(spec_index: usize, spec: &TaskSpec) -> Program {
+    pub fn new(spec: &TaskSpec) -> Program {
         let periodic = spec
             .phases
             .iter()
             .any(|p| p.events.iter().any(|e| matches!(e, Event::Timer { .. })));
         Program {
-            spec: spec_index,
             started: false,
             loops_done: 0,
             phase: 0,
@@ -117,26 +123,25 @@ impl Program {
 
     /// rt-app's loop indices of the current phase iteration: (thread_loop, phase, phase_loop).
     pub fn loop_position(&self) -> (u64, usize, u64) {
-        (self.loops_done, self.phase, self.phase_iter)
+        (self.loops_done, self.phase as usize, self.phase_iter)
     }
 
     /// (phase, index in the phase) of the event the last [`Program::next_step`] returned.
     pub fn event_position(&self) -> (usize, usize) {
-        (self.phase, self.event.saturating_sub(1))
+        (self.phase as usize, self.event.saturating_sub(1) as usize)
     }
 
-    /// Advance to the next step. Phase and task loops wrap here.
-    pub fn next_step<'w>(&mut self, w: &'w Workload) -> Step<'w> {
+    /// Advance to the next step of `spec`, the program's task. Phase and task loops wrap here.
+    pub fn next_step<'w>(&mut self, spec: &'w TaskSpec) -> Step<'w> {
         if !self.started {
             self.started = true;
             return Step::Start;
         }
-        let spec = &w.tasks[self.spec];
         loop {
             if spec.loops.is_some_and(|n| self.loops_done >= n) || spec.phases.is_empty() {
                 return Step::Exit;
             }
-            let phase = &spec.phases[self.phase];
+            let phase = &spec.phases[self.phase as usize];
             if !self.phase_entered {
                 self.phase_entered = true;
                 return Step::EnterPhase {
@@ -144,7 +149,7 @@ impl Program {
                     cpus: phase.cpus.as_deref(),
                 };
             }
-            if let Some(&ev) = phase.events.get(self.event) {
+            if let Some(&ev) = phase.events.get(self.event as usize) {
                 self.event += 1;
                 return Step::Event(ev);
             }
@@ -159,7 +164,7 @@ impl Program {
             if self.phase_iter >= phase.loops {
                 self.phase_iter = 0;
                 self.phase += 1;
-                if self.phase == spec.phases.len() {
+                if self.phase as usize == spec.phases.len() {
                     self.phase = 0;
                     self.loops_done += 1;
                 }

@@ -311,6 +311,35 @@ fn every_hung_waiter_is_reported_when_its_own_timeout_expires_and_zero_turns_the
 }
 
 #[test]
+fn a_hang_after_thousands_of_short_waits_is_reported_once_on_time() {
+    // a and b contend for M about two thousand times in the first ~0.2 s, filling the
+    // hung-task FIFO with finished waits that get dropped as it fills; the one wait that
+    // really hangs (waiter, from 301 ms behind owner's 2 s hold) must still be reported,
+    // once, exactly one timeout later.
+    let json = r#"{ "tasks": {
+        "a":      { "loop": 1000, "lock": "M", "run": 100, "unlock": "M" },
+        "b":      { "loop": 1000, "lock": "M", "run": 100, "unlock": "M" },
+        "owner":  { "loop": 1, "delay": 300000, "lock": "M", "run": 2000000, "unlock": "M" },
+        "waiter": { "loop": 1, "delay": 301000, "lock": "M", "unlock": "M" } } }"#;
+    let mut o = overrides(4, 3 * SEC);
+    o.hung_task_timeout_ns = Some(SEC);
+    let m = run(json, o);
+    let contended = m.mutexes[0].contended;
+    assert!(contended > 1000, "only {contended} contended acquisitions");
+    let hung: Vec<_> = m
+        .warnings
+        .iter()
+        .filter(|w| w.contains("hung task"))
+        .collect();
+    assert_eq!(hung.len(), 1, "{:?}", m.warnings);
+    assert!(
+        hung[0].contains("'waiter'") && hung[0].contains("t=1301000000 ns"),
+        "{}",
+        hung[0]
+    );
+}
+
+#[test]
 fn pi_enabled_in_the_file_selects_priority_inheritance() {
     let json = PATHFINDER.replacen(
         r#"{ "tasks""#,
