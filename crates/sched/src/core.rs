@@ -138,6 +138,9 @@ pub struct Sched {
     pub(crate) idle_cpus: CpuMask,
     /// CPUs with no SCHED_DEADLINE task queued (cpudl's `free_cpus`).
     pub(crate) dl_free_cpus: CpuMask,
+    /// CPUs with at least two fair tasks queued: the only sources the fair balancer can pull
+    /// from. On a machine with little fair work it is empty, and going idle costs no scan.
+    pub(crate) cfs_overload_cpus: CpuMask,
 }
 
 impl Sched {
@@ -167,6 +170,7 @@ impl Sched {
             rq_empty_cpus: all_cpus.clone(),
             idle_cpus: all_cpus.clone(),
             dl_free_cpus: all_cpus.clone(),
+            cfs_overload_cpus: CpuMask::empty(),
             all_cpus,
         }
     }
@@ -968,27 +972,27 @@ impl Sched {
     fn pull_one(&mut self, cpu: usize) -> bool {
         let here = self.rqs[cpu].cfs.nr_queued;
         let nr_queued = |src: usize| self.rqs[src].cfs.nr_queued;
+        // Every source with `here + 2` or more fair tasks queued is in the overload mask.
+        let sources = || self.cfs_overload_cpus.iter().filter(|&src| src != cpu);
         // Only sources with fewer than `below` fair tasks are left to try.
         let mut below = u32::MAX;
-        loop {
-            let busiest = (0..self.rqs.len())
-                .filter(|&src| src != cpu)
+        let (p, src) = loop {
+            let busiest = sources()
                 .map(nr_queued)
                 .filter(|&n| n < below && n >= here + 2)
                 .max();
             let Some(n) = busiest else {
                 return false;
             };
-            for src in 0..self.rqs.len() {
-                if src == cpu || nr_queued(src) != n {
-                    continue;
-                }
-                if let Some(p) = FairSchedClass::pick_migratable(self, src, cpu) {
-                    self.move_queued_task(p, src, cpu);
-                    return true;
-                }
+            let found = sources()
+                .filter(|&src| nr_queued(src) == n)
+                .find_map(|src| FairSchedClass::pick_migratable(self, src, cpu).map(|p| (p, src)));
+            if let Some(found) = found {
+                break found;
             }
             below = n;
-        }
+        };
+        self.move_queued_task(p, src, cpu);
+        true
     }
 }

@@ -1,7 +1,8 @@
 //! Per-CPU state kept as masks, so that wakeup and push searches test a few words instead of
 //! visiting every runqueue: `cpupri` (`kernel/sched/cpupri.c`: the RT priority level of each
 //! CPU and the CPUs at each level), cpudl's `free_cpus` (no SCHED_DEADLINE task queued), the
-//! CPUs whose runqueue is empty, and the idle ones.
+//! CPUs whose runqueue is empty, the idle ones, and the ones with fair tasks waiting (where the
+//! fair load balancer pulls from).
 //!
 //! The masks are kept exact: every change to what they summarise (a runqueue's queues, its
 //! running task, RT throttling) calls [`Sched::update_cpu_masks`], and `check_invariants`
@@ -85,9 +86,12 @@ impl CpuPri {
 }
 
 /// A runqueue's state as the masks record it: cpupri + 1 in the low byte, then flags.
+const PRI_BITS: u16 = 0xff;
 const EMPTY: u16 = 1 << 8;
 const IDLE: u16 = 1 << 9;
 const DL_FREE: u16 = 1 << 10;
+/// At least two fair tasks queued: one of them waits, and a balancer may pull it.
+const CFS_OVERLOAD: u16 = 1 << 11;
 /// A CPU with nothing queued or running.
 pub(crate) const IDLE_STATE: u16 = (MAX_RT_PRIO + 2) as u16 | EMPTY | IDLE | DL_FREE;
 
@@ -100,10 +104,26 @@ impl Sched {
         if old == state {
             return;
         }
-        set_bit(&mut self.rq_empty_cpus, cpu, state & EMPTY != 0);
-        set_bit(&mut self.idle_cpus, cpu, state & IDLE != 0);
-        set_bit(&mut self.dl_free_cpus, cpu, state & DL_FREE != 0);
-        self.cpupri.set(cpu, pri);
+        // The recorded word says what each mask holds for this CPU: touch only what changed.
+        let changed = old ^ state;
+        let masks = [
+            (EMPTY, &mut self.rq_empty_cpus),
+            (IDLE, &mut self.idle_cpus),
+            (DL_FREE, &mut self.dl_free_cpus),
+            (CFS_OVERLOAD, &mut self.cfs_overload_cpus),
+        ];
+        for (flag, mask) in masks {
+            if changed & flag != 0 {
+                if state & flag != 0 {
+                    mask.set(cpu);
+                } else {
+                    mask.clear(cpu);
+                }
+            }
+        }
+        if changed & PRI_BITS != 0 {
+            self.cpupri.set(cpu, pri);
+        }
     }
 
     /// What the masks should record for `cpu` now: its state word and its cpupri level.
@@ -114,7 +134,12 @@ impl Sched {
         let state = (pri + 1) as u16
             | if empty { EMPTY } else { 0 }
             | if empty && rq.curr.is_none() { IDLE } else { 0 }
-            | if rq.dl.dl_nr_running == 0 { DL_FREE } else { 0 };
+            | if rq.dl.dl_nr_running == 0 { DL_FREE } else { 0 }
+            | if rq.cfs.nr_queued >= 2 {
+                CFS_OVERLOAD
+            } else {
+                0
+            };
         (state, pri)
     }
 
@@ -126,6 +151,7 @@ impl Sched {
                 state & EMPTY != 0,
                 state & IDLE != 0,
                 state & DL_FREE != 0,
+                state & CFS_OVERLOAD != 0,
                 expected_pri,
             );
             let pri = self.cpupri.get(cpu);
@@ -133,6 +159,7 @@ impl Sched {
                 self.rq_empty_cpus.test(cpu),
                 self.idle_cpus.test(cpu),
                 self.dl_free_cpus.test(cpu),
+                self.cfs_overload_cpus.test(cpu),
                 pri,
             );
             if found != expected
@@ -140,7 +167,7 @@ impl Sched {
                 || rq.mask_state != state
             {
                 return Err(format!(
-                    "cpu{cpu}: masks say (empty, idle, dl free, cpupri) = {found:?}, the \
+                    "cpu{cpu}: masks say (empty, idle, dl free, cfs overload, cpupri) = {found:?}, the \
                      runqueue {expected:?}"
                 ));
             }
@@ -162,17 +189,5 @@ impl Sched {
             ));
         }
         Ok(())
-    }
-}
-
-#[inline]
-fn set_bit(mask: &mut CpuMask, cpu: usize, on: bool) {
-    if mask.test(cpu) == on {
-        return;
-    }
-    if on {
-        mask.set(cpu);
-    } else {
-        mask.clear(cpu);
     }
 }
