@@ -42,35 +42,47 @@ pub const COMPARE_SCHEMA: &str = "proxysched-compare/1";
 ///
 /// The buckets are HdrHistogram's for 3 significant digits (2048 sub-buckets, unit 1 ns), so
 /// the figures are the ones `hdrhistogram::Histogram::new(3)` gives, but only buckets that were
-/// hit are stored, 4 bytes each, instead of a dense array that grows to ~120 KB as soon as one
-/// value reaches ~16 ms. Every task keeps one for the whole run and a long run hits ~100
-/// buckets per task, so this is most of what the metrics grow by.
+/// hit are stored, 3 bytes each, instead of a dense array that grows to ~120 KB as soon as one
+/// value reaches ~16 ms. Every task keeps one for the whole run and a 10 s run hits ~80
+/// buckets per task with ~3 samples in each, so this is most of what the metrics grow by, and
+/// a count gets one byte: the few buckets that pass 255 samples keep the rest in `carries`.
 #[derive(Clone, Debug, Default)]
 pub struct Distribution {
-    /// One entry per bucket hit, increasing: the bucket's counts-array index (at most
-    /// [`MAX_INDEX`]) in the high 16 bits, its count modulo 2^16 in the low 16 bits.
-    buckets: Vec<u32>,
-    /// The rest of the counts of buckets that passed 2^16 - 1 samples: the bucket index in
-    /// the high 16 bits, the count divided by 2^16 in the low 48 bits, increasing. Only a
-    /// bucket hit 65536 times gets here, so this is empty in all but long runs.
-    carries: Vec<u64>,
+    /// One entry per bucket hit, by increasing bucket index: the bucket's counts-array index
+    /// (at most [`MAX_INDEX`]) as 2 little-endian bytes, then its count modulo 2^8. The spare
+    /// room at the end is filled with [`EMPTY`] entries, which sort after every bucket, so the
+    /// slice needs no length beside it. A boxed slice of byte arrays (no capacity field, no
+    /// alignment padding) because thousands of tasks keep one each.
+    buckets: Box<[[u8; 3]]>,
+    /// The rest of the counts of buckets that passed 2^8 - 1 samples: the bucket index in the
+    /// high 16 bits, the count divided by 2^8 in the low 48 bits, increasing. Only a bucket
+    /// hit 256 times gets here, one in a few hundred in a 10 s run, so most distributions
+    /// have none and pay one pointer for it (a boxed `Vec` is a thin pointer, a `Vec` or a
+    /// boxed slice two or three words).
+    #[allow(clippy::box_collection)]
+    carries: Option<Box<Vec<u64>>>,
     max: u64,
 }
+
+/// The entry that fills a [`Distribution`]'s spare room: its bucket index is above
+/// [`MAX_INDEX`].
+const EMPTY: [u8; 3] = [0xff, 0xff, 0];
+const EMPTY_KEY: u16 = u16::MAX;
+const _: () = assert!(MAX_INDEX < EMPTY_KEY as u32);
 
 /// log2 of HdrHistogram's `sub_bucket_half_count` for 3 significant digits (1024).
 const SUB_HALF_MAG: u32 = 10;
 const SUB_HALF: u64 = 1 << SUB_HALF_MAG;
 /// `sub_bucket_count - 1`: values up to this land in bucket 0, one per value.
 const SUB_MASK: u64 = 2 * SUB_HALF - 1;
-/// The counts-array index of `u64::MAX`, the largest there is: it fits the 16 bits a
+/// The counts-array index of `u64::MAX`, the largest there is: it fits the 2 bytes a
 /// [`Distribution`] entry has for it.
 const MAX_INDEX: u32 = index_of(u64::MAX);
 const _: () = assert!(MAX_INDEX <= u16::MAX as u32);
 
-/// Bits of a [`Distribution`] entry that hold the bucket's count (modulo 2^16).
-const COUNT_BITS: u32 = 16;
-const COUNT_MASK: u32 = (1 << COUNT_BITS) - 1;
-/// Bits of a [`Distribution`] carry that hold the bucket's count divided by 2^16.
+/// Bits of a [`Distribution`] entry that hold the bucket's count (modulo 2^8).
+const COUNT_BITS: u32 = 8;
+/// Bits of a [`Distribution`] carry that hold the bucket's count divided by 2^8.
 const CARRY_BITS: u32 = 48;
 
 /// Which power-of-two bucket `v` falls in (`bucket_for()`).
@@ -103,55 +115,82 @@ fn highest_of(index: u32) -> u64 {
     low + ((1u64 << b) - 1)
 }
 
+/// The bucket index of a [`Distribution`] entry.
+#[inline]
+fn key_of(e: &[u8; 3]) -> u16 {
+    u16::from_le_bytes([e[0], e[1]])
+}
+
 impl Distribution {
     pub fn record(&mut self, v: u64) {
-        let key = index_of(v);
-        // Most samples repeat a recent bucket; the list is short and sorted.
-        match self
-            .buckets
-            .binary_search_by(|&e| (e >> COUNT_BITS).cmp(&key))
-        {
+        // `MAX_INDEX` fits 16 bits (checked above), so this never truncates.
+        let key = index_of(v) as u16;
+        // Most samples repeat a recent bucket; the list is short and sorted (spare room last).
+        match self.buckets.binary_search_by(|e| key_of(e).cmp(&key)) {
             Ok(i) => {
-                let e = &mut self.buckets[i];
-                if *e & COUNT_MASK == COUNT_MASK {
-                    *e &= !COUNT_MASK;
+                let count = &mut self.buckets[i][2];
+                if *count == u8::MAX {
+                    *count = 0;
                     self.carry(key);
                 } else {
-                    *e += 1;
+                    *count += 1;
                 }
             }
             Err(i) => {
-                // Thousands of tasks each keep one of these for the whole run: grow by an
-                // eighth, not by doubling, so at most an eighth of it is slack.
-                if self.buckets.len() == self.buckets.capacity() {
-                    let more = (self.buckets.len() / 8).max(4);
-                    self.buckets.reserve_exact(more);
+                if self.buckets.last().is_none_or(|e| key_of(e) != EMPTY_KEY) {
+                    self.grow();
                 }
-                self.buckets.insert(i, key << COUNT_BITS | 1);
+                // Drops one spare entry off the end.
+                let last = self.buckets.len() - 1;
+                self.buckets.copy_within(i..last, i + 1);
+                let [lo, hi] = key.to_le_bytes();
+                self.buckets[i] = [lo, hi, 1];
             }
         }
         self.max = self.max.max(v);
     }
 
-    /// The count of bucket `key` wrapped from 2^16 - 1 to 0: add 2^16 to it here.
+    /// Room for more buckets. Thousands of tasks each keep one of these for the whole run:
+    /// grow by an eighth, not by doubling, so at most an eighth of it is slack.
     #[cold]
-    fn carry(&mut self, key: u32) {
+    #[inline(never)]
+    fn grow(&mut self) {
+        let len = self.buckets.len();
+        let more = (len / 8).max(4);
+        let mut v = std::mem::take(&mut self.buckets).into_vec();
+        // Exactly: `resize` alone may double, and the shrink back leaves a hole in the heap.
+        v.reserve_exact(more);
+        v.resize(len + more, EMPTY);
+        self.buckets = v.into_boxed_slice();
+    }
+
+    /// The count of bucket `key` wrapped from 2^8 - 1 to 0: add 2^8 to it here.
+    #[cold]
+    #[inline(never)]
+    fn carry(&mut self, key: u16) {
         let key = u64::from(key) << CARRY_BITS;
-        match self
-            .carries
-            .binary_search_by(|&c| (c >> CARRY_BITS << CARRY_BITS).cmp(&key))
-        {
-            Ok(i) => self.carries[i] += 1,
-            Err(i) => self.carries.insert(i, key | 1),
+        let carries = self.carries.get_or_insert_with(Box::default);
+        match carries.binary_search_by(|&c| (c >> CARRY_BITS << CARRY_BITS).cmp(&key)) {
+            Ok(i) => carries[i] += 1,
+            Err(i) => {
+                carries.reserve_exact(1);
+                carries.insert(i, key | 1);
+            }
         }
+    }
+
+    /// The entries of the buckets hit, without the spare room.
+    fn entries(&self) -> &[[u8; 3]] {
+        let len = self.buckets.partition_point(|e| key_of(e) != EMPTY_KEY);
+        &self.buckets[..len]
     }
 
     /// (bucket index, samples in it) of every bucket hit, by increasing index.
     fn counts(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
-        let mut carries = self.carries.iter().peekable();
-        self.buckets.iter().map(move |&e| {
-            let key = e >> COUNT_BITS;
-            let mut count = u64::from(e & COUNT_MASK);
+        let mut carries = self.carries.iter().flat_map(|c| c.iter()).peekable();
+        self.entries().iter().map(move |e| {
+            let key = u32::from(key_of(e));
+            let mut count = u64::from(e[2]);
             if let Some(&&c) = carries.peek() {
                 if (c >> CARRY_BITS) as u32 == key {
                     count += (c & ((1 << CARRY_BITS) - 1)) << COUNT_BITS;
@@ -173,7 +212,7 @@ impl Distribution {
 
     /// Buckets in use (what the memory of this distribution grows with).
     pub fn buckets(&self) -> usize {
-        self.buckets.len()
+        self.entries().len()
     }
 
     /// The smallest recorded value (to histogram precision) at or above which a fraction
@@ -226,12 +265,13 @@ enum Residency {
 }
 
 /// One task's figures. Thousands are kept for the whole run, so the fields that are not
-/// always set are a time plus a flag (an `Option<u64>` pads to 16 bytes) and the name lives in
-/// [`MetricsSink::task_name`]'s shared buffer.
+/// always set are a time plus a flag (an `Option<u64>` pads to 16 bytes), the name lives in
+/// [`MetricsSink::task_name`]'s shared buffer and the policy is an index into
+/// [`MetricsSink::policies`].
 #[derive(Clone, Debug)]
 pub struct TaskStats {
     pub tid: u32,
-    pub policy: &'static str,
+    policy: u8,
     pub prio: i32,
     /// When the task exited, if `exited`.
     exit_ns: u64,
@@ -314,6 +354,8 @@ pub struct MetricsSink {
     names: String,
     /// Where each task's name ends in `names`, by task.
     name_ends: Vec<usize>,
+    /// The policy names tasks have had, in order of first use ([`TaskStats`]'s `policy`).
+    policies: Vec<&'static str>,
     pub cpus: Vec<CpuStats>,
     /// By mutex id (ordered, so output follows mutex ids).
     pub mutexes: BTreeMap<u32, MutexStats>,
@@ -332,6 +374,26 @@ impl MetricsSink {
 
     fn task(&mut self, p: TaskId) -> &mut TaskStats {
         &mut self.tasks[p.index()]
+    }
+
+    /// `policy`'s index in [`MetricsSink::policies`], added if new. Out of line: inlined, it
+    /// made the hot event handler save more registers on every event.
+    #[inline(never)]
+    fn policy_id(&mut self, policy: &'static str) -> u8 {
+        let i = match self.policies.iter().position(|&p| p == policy) {
+            Some(i) => i,
+            None => {
+                self.policies.push(policy);
+                self.policies.len() - 1
+            }
+        };
+        // The core has six policy names; hundreds would be a bug there.
+        u8::try_from(i).expect("at most 256 distinct policy names")
+    }
+
+    /// The policy of task `t`.
+    pub fn policy(&self, t: &TaskStats) -> &'static str {
+        self.policies[usize::from(t.policy)]
     }
 
     /// Move a task to a new residency, charging the time spent in the old one.
@@ -419,6 +481,7 @@ impl Sink for MetricsSink {
                 debug_assert_eq!(task.index(), self.tasks.len());
                 self.names.push_str(name);
                 self.name_ends.push(self.names.len());
+                let policy = self.policy_id(policy);
                 self.tasks.push(TaskStats {
                     tid: task.pid(),
                     policy,
@@ -567,6 +630,7 @@ impl Sink for MetricsSink {
                 t.exited = true;
             }
             Event::SchedSetattr { task, policy, prio } => {
+                let policy = self.policy_id(policy);
                 let t = self.task(*task);
                 t.policy = policy;
                 t.prio = *prio;
@@ -714,7 +778,7 @@ impl MetricsDoc {
                 .map(|(i, t)| TaskDoc {
                     name: sink.name(i).unwrap_or_default().to_string(),
                     tid: t.tid,
-                    policy: t.policy,
+                    policy: sink.policy(t),
                     prio: t.prio,
                     exit_ns: t.exit_ns(),
                     run_ns: t.run_ns,
@@ -841,7 +905,7 @@ fn pretty_json(doc: &impl Serialize) -> String {
 mod tests {
     use std::collections::BTreeMap;
 
-    use super::{highest_of, index_of, lowest_of, Distribution, MAX_INDEX};
+    use super::{highest_of, index_of, lowest_of, Distribution, TaskStats, MAX_INDEX};
 
     /// The distribution as it was first written (a sorted map of bucket to u64 count), to
     /// hold the packed one to the same figures.
@@ -956,15 +1020,16 @@ mod tests {
     }
 
     #[test]
-    fn counts_stay_exact_past_16_bits() {
+    fn counts_stay_exact_past_8_bits() {
         let (mut d, mut r) = (Distribution::default(), Reference::default());
-        // Three buckets pass 2^16 (one of them twice), two around them stay small, so carries
-        // must line up with the right entries.
-        let plan: [(u64, u64); 5] = [
+        // Four buckets pass 2^8 (one of them many times, one twice), two around them stay
+        // small, so carries must line up with the right entries.
+        let plan: [(u64, u64); 6] = [
             (5, 3),
-            (700, (1 << 16) - 1),
-            (3_000_000, 1 << 16),
-            (90_000_000, (2 << 16) + 7),
+            (700, (1 << 8) - 1),
+            (3_000_000, 1 << 8),
+            (90_000_000, (2 << 8) + 7),
+            (1 << 40, (1 << 17) + 5),
             (u64::MAX, 2),
         ];
         for round in 0..2 {
@@ -975,14 +1040,41 @@ mod tests {
                 }
             }
         }
-        assert_eq!(r.counts[&index_of(700)], (1 << 16) - 1);
-        assert_eq!(d.carries.len(), 2, "{:x?}", d.carries);
+        assert_eq!(r.counts[&index_of(700)], (1 << 8) - 1);
+        let carries = |d: &Distribution| d.carries.as_ref().map_or(0, |c| c.len());
+        assert_eq!(carries(&d), 3, "{:x?}", d.carries);
         assert_same(&d, &r, "carries");
         // One more sample carries the bucket that stopped just short.
         d.record(700);
         r.record(700);
-        assert_eq!(d.carries.len(), 3);
+        assert_eq!(carries(&d), 4);
         assert_same(&d, &r, "carries");
+    }
+
+    #[test]
+    fn carries_match_the_reference_when_few_buckets_take_many_samples() {
+        let mut state = 0x2545_f491_4f6c_dd1d;
+        for case in 0..40 {
+            let (mut d, mut r) = (Distribution::default(), Reference::default());
+            // A handful of distinct values, so most buckets pass 255 samples, some several
+            // times, and new buckets keep arriving between carried ones.
+            let values: Vec<u64> = (0..1 + next(&mut state) % 12)
+                .map(|_| next(&mut state) % (1 << (next(&mut state) % 40)))
+                .collect();
+            for _ in 0..next(&mut state) % 5000 {
+                let v = values[(next(&mut state) % values.len() as u64) as usize];
+                d.record(v);
+                r.record(v);
+            }
+            assert_same(&d, &r, &format!("case {case}"));
+        }
+    }
+
+    /// Every task keeps its figures for the whole run.
+    #[test]
+    fn task_figures_stay_small() {
+        assert_eq!(std::mem::size_of::<Distribution>(), 32);
+        assert_eq!(std::mem::size_of::<TaskStats>(), 184);
     }
 
     #[test]

@@ -101,9 +101,8 @@ pub enum Event {
     },
 }
 
-/// Where an item came from, for messages at run time ("thread0/phase p1/event 3 at line 12").
-/// The key is shared: the instances of a task definition, and a task and its implicit phase,
-/// point to one copy.
+/// Where an item came from, for messages ("thread0/phase p1/event 3 at line 12"): a line and
+/// a dotted key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Origin {
     pub line: u32,
@@ -125,13 +124,14 @@ pub struct EventOrigin {
 pub const PHASE_LOOPS_FOREVER: u64 = u64::MAX;
 
 /// Every task keeps its phases for the whole run, so the lists are boxed slices (no spare
-/// capacity) and what does not change between the instances of a task definition is shared.
+/// capacity), what does not change between the instances of a task definition is shared, and
+/// what only messages need (dotted keys) is rebuilt from names when a message needs it
+/// ([`TaskSpec::phase_path`], [`TaskSpec::cpus_origin`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Phase {
-    /// The phase key, or the task definition key for the phase of a task without `phases`.
-    pub name: Arc<str>,
-    /// The key the phase's events are written under: `tasks.T.phases.P`, or `tasks.T`.
-    pub path: Arc<str>,
+    /// The phase key; `None` for the one phase of a task without `phases`, whose events are
+    /// written in the task itself ([`TaskSpec::phase_name`] gives the name either way).
+    pub key: Option<Arc<str>>,
     /// Iterations of this phase per task loop; always >= 1 (`-1`, "forever", is expressed by
     /// [`TaskSpec::loops`], or by [`PHASE_LOOPS_FOREVER`] on the last reachable phase).
     pub loops: u64,
@@ -140,9 +140,9 @@ pub struct Phase {
     /// Effective affinity of the phase: the phase's `cpus`, else the task's, else `None` (all).
     /// Sorted, deduplicated CPU ids.
     pub cpus: Option<Arc<[u32]>>,
-    /// Where the `cpus` key behind [`Phase::cpus`] was written (the phase's own, or the task's
-    /// it inherits), so that [`Workload::check_cpus`] can name it once the CPU count is known.
-    pub cpus_origin: Option<Origin>,
+    /// The line of the phase's own `cpus` key; `None` when [`Phase::cpus`] is the task's
+    /// ([`TaskSpec::cpus_line`]) or there is none.
+    pub cpus_line: Option<u32>,
     pub events: Box<[Event]>,
     /// One per event.
     pub event_origins: Arc<[EventOrigin]>,
@@ -161,7 +161,51 @@ pub struct TaskSpec {
     /// Repetitions of the phase list; `None` = forever.
     pub loops: Option<u64>,
     pub phases: Box<[Phase]>,
-    pub origin: Origin,
+    /// The line of the task definition's key ([`TaskSpec::origin`]).
+    pub line: u32,
+    /// The line of the task's own `cpus` key, where a phase without one inherits it from
+    /// (meaningful only for such a phase: one with [`Phase::cpus`] but no [`Phase::cpus_line`]).
+    pub cpus_line: u32,
+}
+
+impl TaskSpec {
+    /// Where the task definition was written: its line and `tasks.<definition>`.
+    pub fn origin(&self) -> Origin {
+        Origin {
+            line: self.line,
+            key: format!("tasks.{}", self.definition).into(),
+        }
+    }
+
+    /// The name of one of this task's phases: its key, or the definition key for the phase
+    /// of a task without `phases`.
+    pub fn phase_name<'a>(&'a self, phase: &'a Phase) -> &'a str {
+        phase.key.as_deref().unwrap_or(&self.definition)
+    }
+
+    /// The key one of this task's phases' events are written under: `tasks.T.phases.P`, or
+    /// `tasks.T`.
+    pub fn phase_path(&self, phase: &Phase) -> String {
+        match &phase.key {
+            Some(key) => format!("tasks.{}.phases.{key}", self.definition),
+            None => format!("tasks.{}", self.definition),
+        }
+    }
+
+    /// Where the `cpus` key behind one of this task's phases' [`Phase::cpus`] was written (the
+    /// phase's own, or the task's it inherits), so that [`Workload::check_cpus`] can name it
+    /// once the CPU count is known; `None` without `cpus`.
+    pub fn cpus_origin(&self, phase: &Phase) -> Option<Origin> {
+        phase.cpus.as_ref()?;
+        let (line, owner) = match phase.cpus_line {
+            Some(line) => (line, self.phase_path(phase)),
+            None => (self.cpus_line, format!("tasks.{}", self.definition)),
+        };
+        Some(Origin {
+            line,
+            key: format!("{owner}.cpus").into(),
+        })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -173,9 +217,11 @@ pub struct Barrier {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Timer {
-    pub name: String,
-    /// Per-thread timer (`ref` starting with "unique"): the owning thread's index.
-    pub owner: Option<usize>,
+    /// Shared by the threads of a definition that each have their own timer of this name.
+    pub name: Arc<str>,
+    /// Per-thread timer (`ref` starting with "unique"): the owning thread's index (there are
+    /// at most 32768 threads).
+    pub owner: Option<u32>,
 }
 
 /// The `global.proxysched` object: simulation settings rt-app does not have. Every field is
@@ -235,11 +281,24 @@ pub struct Workload {
 }
 
 impl Workload {
-    /// The full key of event `i` of `phase` (`tasks.T.phases.P.run1`), for messages.
-    pub fn event_key(&self, phase: &Phase, i: usize) -> Option<String> {
+    /// The full key of event `i` of `task`'s `phase` (`tasks.T.phases.P.run1`), for messages.
+    pub fn event_key(&self, task: &TaskSpec, phase: &Phase, i: usize) -> Option<String> {
         let key = self
             .event_keys
             .get(phase.event_origins.get(i)?.key as usize)?;
-        Some(format!("{}.{key}", phase.path))
+        Some(format!("{}.{key}", task.phase_path(phase)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Phase, TaskSpec, Timer};
+
+    /// Every thread keeps its spec, its phases and its timers for the whole run.
+    #[test]
+    fn per_thread_records_stay_small() {
+        assert_eq!(std::mem::size_of::<Phase>(), 112);
+        assert_eq!(std::mem::size_of::<TaskSpec>(), 112);
+        assert_eq!(std::mem::size_of::<Timer>(), 24);
     }
 }

@@ -250,7 +250,8 @@ impl Table {
 #[derive(Clone, Debug)]
 enum TimerSlot {
     Shared(u32),
-    Unique(String),
+    /// The `ref`, shared by the timers of the definition's threads.
+    Unique(Arc<str>),
 }
 
 #[derive(Clone, Debug)]
@@ -261,12 +262,12 @@ enum EvTpl {
 
 #[derive(Clone, Debug)]
 struct PhaseTpl {
-    name: Arc<str>,
-    path: Arc<str>,
+    /// As [`Phase::key`].
+    key: Option<Arc<str>>,
     loops: u64,
     sched: Option<SchedAttr>,
     cpus: Option<Arc<[u32]>>,
-    cpus_origin: Option<Origin>,
+    cpus_line: Option<u32>,
     events: Vec<EvTpl>,
     origins: Arc<[EventOrigin]>,
 }
@@ -278,6 +279,8 @@ struct DefTpl {
     delay_ns: u64,
     loops: Option<u64>,
     sched: SchedAttr,
+    /// As [`TaskSpec::cpus_line`].
+    cpus_line: u32,
     phases: Vec<PhaseTpl>,
     /// Per `unique…` ref: whether any use asks for absolute mode.
     unique_absolute: BTreeMap<String, bool>,
@@ -785,9 +788,8 @@ impl<'a> Resolver<'a> {
         let (key, _) = kv;
         let path = join("tasks", &key.name);
         let obj = self.object(kv, &path, "a task")?;
-        // Shared by the task, its threads and its implicit phase.
+        // Shared by the task and its threads.
         let def_name: Arc<str> = Arc::from(key.name.as_str());
-        let def_key: Arc<str> = Arc::from(path.as_str());
         let has_phases = last(obj, "phases").is_some();
         self.warn_repeats(obj, &path, |name| !has_phases && classify(name).is_some());
 
@@ -827,20 +829,11 @@ impl<'a> Resolver<'a> {
         let task_line = key.pos.line;
         let sched = self.attr(&keys, None, policy, (task_line, &path))?;
 
-        let task_cpus = match last(obj, "cpus") {
+        let task_cpus: Option<Arc<[u32]>> = match last(obj, "cpus") {
             None => None,
-            Some(c) => {
-                let cpath = join(&path, "cpus");
-                let cpus = self.cpus(c, &cpath)?;
-                Some((
-                    Arc::from(cpus),
-                    Origin {
-                        line: c.0.pos.line,
-                        key: cpath.into(),
-                    },
-                ))
-            }
+            Some(c) => Some(self.cpus(c, &join(&path, "cpus"))?.into()),
         };
+        let cpus_line = last(obj, "cpus").map_or(0, |c| c.0.pos.line);
         self.no_effect_keys(obj, &path)?;
 
         let mut state = DefState {
@@ -892,7 +885,10 @@ impl<'a> Resolver<'a> {
                 } else {
                     phases[i].loops = PHASE_LOOPS_FOREVER;
                     if i + 1 < phases.len() {
-                        let dropped: Vec<_> = phases[i + 1..].iter().map(|p| &*p.name).collect();
+                        let dropped: Vec<_> = phases[i + 1..]
+                            .iter()
+                            .filter_map(|p| p.key.as_deref())
+                            .collect();
                         let msg = format!(
                             "loop {} repeats this phase forever, so the phases after it ({}) \
                              never run",
@@ -926,17 +922,13 @@ impl<'a> Resolver<'a> {
                     _ => (None, 1),
                 },
             };
-            let (cpus, cpus_origin) = match task_cpus {
-                Some((c, o)) => (Some(c), Some(o)),
-                None => (None, None),
-            };
             let phase = PhaseTpl {
-                name: def_name.clone(),
-                path: def_key.clone(),
+                key: None,
                 loops: phase_loops,
                 sched: None,
-                cpus,
-                cpus_origin,
+                // The task's `cpus`, inherited like a phase without its own.
+                cpus: task_cpus,
+                cpus_line: None,
                 events,
                 origins: origins.into(),
             };
@@ -962,12 +954,13 @@ impl<'a> Resolver<'a> {
             name: def_name,
             origin: Origin {
                 line: key.pos.line,
-                key: def_key,
+                key: path.into(),
             },
             instances,
             delay_ns,
             loops,
             sched,
+            cpus_line,
             phases,
             unique_absolute,
         })
@@ -1423,7 +1416,7 @@ impl<'a> Resolver<'a> {
         kv: &(Key, Value),
         phases_path: &str,
         cur: &SchedAttr,
-        task_cpus: Option<&(Arc<[u32]>, Origin)>,
+        task_cpus: Option<&Arc<[u32]>>,
         state: &mut DefState,
     ) -> Result<(PhaseTpl, i64), InputError> {
         let (key, _) = kv;
@@ -1442,22 +1435,12 @@ impl<'a> Resolver<'a> {
         } else {
             None
         };
-        let (cpus, cpus_origin) = match last(obj, "cpus") {
-            Some(c) => {
-                let cpath = join(&path, "cpus");
-                let cpus = self.cpus(c, &cpath)?;
-                (
-                    Some(Arc::from(cpus)),
-                    Some(Origin {
-                        line: c.0.pos.line,
-                        key: cpath.into(),
-                    }),
-                )
-            }
-            None => match task_cpus {
-                Some((c, o)) => (Some(c.clone()), Some(o.clone())),
-                None => (None, None),
-            },
+        let (cpus, cpus_line) = match last(obj, "cpus") {
+            Some(c) => (
+                Some(Arc::from(self.cpus(c, &join(&path, "cpus"))?)),
+                Some(c.0.pos.line),
+            ),
+            None => (task_cpus.cloned(), None),
         };
         self.no_effect_keys(obj, &path)?;
         self.phase_level_keys(obj, &path, false);
@@ -1471,12 +1454,11 @@ impl<'a> Resolver<'a> {
             ));
         }
         let phase = PhaseTpl {
-            name: Arc::from(key.name.as_str()),
-            path: Arc::from(path),
+            key: Some(Arc::from(key.name.as_str())),
             loops: raw_loop.max(1) as u64,
             sched,
             cpus,
-            cpus_origin,
+            cpus_line,
             events,
             origins: origins.into(),
         };
@@ -1730,7 +1712,7 @@ impl<'a> Resolver<'a> {
             } else {
                 modes.0 = true;
             }
-            TimerSlot::Unique(name)
+            TimerSlot::Unique(name.into())
         } else {
             let id = self.shared_timers.intern(&name);
             let modes = self.shared_modes.entry(id).or_default();
@@ -1814,7 +1796,7 @@ impl<'a> Resolver<'a> {
             .names
             .iter()
             .map(|name| Timer {
-                name: name.clone(),
+                name: name.as_str().into(),
                 owner: None,
             })
             .collect();
@@ -1847,6 +1829,8 @@ impl<'a> Resolver<'a> {
                 names.insert(name.clone(), def.origin.line);
                 let thread = tasks.len();
                 let mut unique: BTreeMap<&str, TimerId> = BTreeMap::new();
+                // At most `MAX_THREADS`, checked with the instance counts.
+                let owner = thread as u32;
                 let mut phases = Vec::with_capacity(def.phases.len());
                 for p in &def.phases {
                     let mut events = Vec::with_capacity(p.events.len());
@@ -1859,14 +1843,17 @@ impl<'a> Resolver<'a> {
                                         (TimerId(*id), shared_absolute[*id as usize])
                                     }
                                     TimerSlot::Unique(r) => {
-                                        let id = *unique.entry(r.as_str()).or_insert_with(|| {
+                                        let id = *unique.entry(r).or_insert_with(|| {
                                             timers.push(Timer {
                                                 name: r.clone(),
-                                                owner: Some(thread),
+                                                owner: Some(owner),
                                             });
                                             TimerId((timers.len() - 1) as u32)
                                         });
-                                        (id, def.unique_absolute.get(r).copied().unwrap_or(false))
+                                        (
+                                            id,
+                                            def.unique_absolute.get(&**r).copied().unwrap_or(false),
+                                        )
                                     }
                                 };
                                 Event::Timer {
@@ -1882,12 +1869,11 @@ impl<'a> Resolver<'a> {
                         });
                     }
                     phases.push(Phase {
-                        name: p.name.clone(),
-                        path: p.path.clone(),
+                        key: p.key.clone(),
                         loops: p.loops,
                         sched: p.sched,
                         cpus: p.cpus.clone(),
-                        cpus_origin: p.cpus_origin.clone(),
+                        cpus_line: p.cpus_line,
                         events: events.into(),
                         event_origins: p.origins.clone(),
                     });
@@ -1899,7 +1885,8 @@ impl<'a> Resolver<'a> {
                     delay_ns: def.delay_ns,
                     loops: def.loops,
                     phases: phases.into(),
-                    origin: def.origin.clone(),
+                    line: def.origin.line,
+                    cpus_line: def.cpus_line,
                 });
             }
         }
@@ -1926,7 +1913,11 @@ impl<'a> Resolver<'a> {
             conds: std::mem::take(&mut self.conds.names),
             barriers,
             semaphores: std::mem::take(&mut self.sems.names),
-            timers,
+            timers: {
+                // Built one thread at a time, so grown by doubling.
+                timers.shrink_to_fit();
+                timers
+            },
             suspend_queues: std::mem::take(&mut self.queues.names),
             event_keys: std::mem::take(&mut self.event_keys.names),
             warnings: {
@@ -1946,11 +1937,14 @@ impl Workload {
     /// span its root domain).
     pub fn check_cpus(&self, nr_cpus: u32) -> Result<(), InputError> {
         for task in &self.tasks {
+            // Where a phase's `cpus` was written, built only for a message.
+            let origin = |phase| task.cpus_origin(phase).expect("the phase has cpus");
             for phase in &task.phases {
-                let (Some(cpus), Some(origin)) = (&phase.cpus, &phase.cpus_origin) else {
+                let Some(cpus) = &phase.cpus else {
                     continue;
                 };
                 if let Some(&bad) = cpus.iter().find(|&&c| c >= nr_cpus) {
+                    let origin = origin(phase);
                     return Err(InputError::new(
                         &self.source,
                         origin.line,
@@ -1977,12 +1971,13 @@ impl Workload {
                     if let Some(s) = phase.sched {
                         cur = s;
                     }
-                    let (Some(cpus), Some(origin)) = (&phase.cpus, &phase.cpus_origin) else {
+                    let Some(cpus) = &phase.cpus else {
                         continue;
                     };
                     let all = cpus.len() as u64 >= u64::from(nr_cpus)
                         && (0..nr_cpus).all(|c| cpus.binary_search(&c).is_ok());
                     if cur.policy() == Policy::Deadline && !all {
+                        let origin = origin(phase);
                         return Err(InputError::new(
                             &self.source,
                             origin.line,
@@ -1992,7 +1987,8 @@ impl Workload {
                                  not cover all {nr_cpus} CPUs; Linux refuses a restricted \
                                  affinity for deadline tasks (EBUSY), so remove \"cpus\" or \
                                  list every CPU",
-                                task.name, phase.name
+                                task.name,
+                                task.phase_name(phase)
                             ),
                         ));
                     }

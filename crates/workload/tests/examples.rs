@@ -133,10 +133,7 @@ fn mp3_short_keeps_repeated_keys_in_order() {
     assert_eq!(tick.phases[1].loops, 4);
     for p in &tick.phases {
         assert_eq!(p.cpus.as_deref(), Some(&[0][..]));
-        assert_eq!(
-            &*p.cpus_origin.as_ref().unwrap().key,
-            "tasks.AudioTick.cpus"
-        );
+        assert_eq!(&*tick.cpus_origin(p).unwrap().key, "tasks.AudioTick.cpus");
     }
     assert_eq!(w.timers.len(), 1);
     assert_eq!(
@@ -157,7 +154,7 @@ fn mp3_short_keeps_repeated_keys_in_order() {
     // Event origins carry the line and dotted key of each event.
     assert_eq!(tick.phases[0].event_origins[1].line, 11);
     assert_eq!(
-        w.event_key(&tick.phases[0], 1).unwrap(),
+        w.event_key(tick, &tick.phases[0], 1).unwrap(),
         "tasks.AudioTick.phases.p1.timer"
     );
 }
@@ -172,8 +169,8 @@ fn tutorial_example3_expands_twelve_instances_with_unique_timers() {
         assert_eq!(&*t.definition, "thread0");
         assert_eq!(t.loops, Some(1));
         assert_eq!(t.phases.len(), 2);
-        assert_eq!(&*t.phases[0].name, "light");
-        assert_eq!(&*t.phases[1].name, "heavy");
+        assert_eq!(t.phase_name(&t.phases[0]), "light");
+        assert_eq!(t.phase_name(&t.phases[1]), "heavy");
         assert_eq!(t.phases[0].loops, 10);
         // Both phases use ref "unique": the same timer within the thread.
         let timers: Vec<_> = t
@@ -187,7 +184,7 @@ fn tutorial_example3_expands_twelve_instances_with_unique_timers() {
             .collect();
         assert_eq!(timers.len(), 2);
         assert_eq!(timers[0], timers[1]);
-        assert_eq!(w.timers[timers[0].0 as usize].owner, Some(i));
+        assert_eq!(w.timers[timers[0].0 as usize].owner, Some(i as u32));
     }
     assert_eq!(
         *w.tasks[0].phases[1].events,
@@ -260,7 +257,7 @@ fn tutorial_example7_prefix_matching_and_barrier_parties() {
         ]
     );
     assert_eq!(
-        w.event_key(&t0.phases[0], 0).unwrap(),
+        w.event_key(t0, &t0.phases[0], 0).unwrap(),
         "tasks.task0.runtime1"
     );
     assert_eq!(w.barriers.len(), 3);
@@ -281,11 +278,11 @@ fn tutorial_example8_phase_cpus_inherit_task_cpus() {
         .collect();
     assert_eq!(cpus, [[0], [1], [2]]);
     assert_eq!(
-        &*t.phases[0].cpus_origin.as_ref().unwrap().key,
+        &*t.cpus_origin(&t.phases[0]).unwrap().key,
         "tasks.thread0.phases.phase1.cpus"
     );
     assert_eq!(
-        &*t.phases[2].cpus_origin.as_ref().unwrap().key,
+        &*t.cpus_origin(&t.phases[2]).unwrap().key,
         "tasks.thread0.cpus"
     );
     assert!(w.check_cpus(3).is_ok());
@@ -337,7 +334,7 @@ fn browser_short_suspend_uses_the_value_as_queue() {
     let w = load_example("browser-short.json");
     let main = task(&w, "BrowserMain");
     assert_eq!(main.loops, Some(3));
-    let names: Vec<_> = main.phases.iter().map(|p| &*p.name).collect();
+    let names: Vec<_> = main.phases.iter().map(|p| main.phase_name(p)).collect();
     assert_eq!(
         names,
         ["start", "render1", "render2", "render3", "stop", "scroll", "stop2"]

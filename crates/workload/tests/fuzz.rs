@@ -27,7 +27,7 @@ fn check_consistent(w: &Workload) {
             assert!(p.loops >= 1);
             assert_eq!(p.events.len(), p.event_origins.len());
             assert!(!p.events.is_empty());
-            assert_eq!(p.cpus.is_some(), p.cpus_origin.is_some());
+            assert_eq!(p.cpus.is_some(), t.cpus_origin(p).is_some());
             for e in &p.events {
                 match *e {
                     Event::Lock { mutex } | Event::Unlock { mutex } => {
@@ -63,7 +63,7 @@ fn check_consistent(w: &Workload) {
     }
     for timer in &w.timers {
         if let Some(owner) = timer.owner {
-            assert!(owner < w.tasks.len());
+            assert!((owner as usize) < w.tasks.len());
         }
     }
 }

@@ -335,7 +335,7 @@ fn unknown_and_event_like_keys() {
         ]
     );
     assert_eq!(
-        w.event_key(&w.tasks[0].phases[0], 0).unwrap(),
+        w.event_key(&w.tasks[0], &w.tasks[0].phases[0], 0).unwrap(),
         "tasks.t.run_fast"
     );
     assert_eq!(w.warnings.len(), 2, "{:?}", w.warnings);
@@ -428,7 +428,7 @@ fn timers_shared_and_unique() {
         "b": { "run": 1, "timer": { "ref": "tick", "period": 1000, "mode": "absolute" } } } }"#);
     // tick is shared by all three threads; uniqueA/uniqueB exist once per thread of "a".
     assert_eq!(w.timers.len(), 1 + 2 * 2);
-    assert_eq!(w.timers[0].name, "tick");
+    assert_eq!(&*w.timers[0].name, "tick");
     assert_eq!(w.timers[0].owner, None);
     let timer_of = |t: usize, i: usize| match w.tasks[t].phases[0].events[i] {
         Event::Timer { timer, mode, .. } => (timer, mode),
@@ -491,7 +491,8 @@ fn repeated_phase_names_are_kept() {
         "heavy1": { "run": 1 },
         "light": { "run": 2 },
         "heavy1": { "run": 3 } } } } }"#);
-    let names: Vec<_> = w.tasks[0].phases.iter().map(|p| &*p.name).collect();
+    let t = &w.tasks[0];
+    let names: Vec<_> = t.phases.iter().map(|p| t.phase_name(p)).collect();
     assert_eq!(names, ["heavy1", "light", "heavy1"]);
     assert!(w.warnings[0].contains("\"heavy1\" appears 2 times (lines 2, 4)"));
     // Repeated settings: the last one wins, as json-c does.
