@@ -75,6 +75,7 @@ pub fn simulate(
     extra: Option<&mut dyn Sink>,
 ) -> Result<MetricsDoc, Failure> {
     let mut metrics = MetricsSink::new(cfg.sched.nr_cpus as usize);
+    metrics.reserve_tasks(w.tasks.len());
     let mut violation = None;
     let mut run = |sink: &mut dyn Sink| {
         let engine = Engine::new(w, cfg, sink).map_err(Failure::input)?;

@@ -372,6 +372,13 @@ impl MetricsSink {
         }
     }
 
+    /// Room for `n` more tasks, exactly (their statistics live for the whole run; growing by
+    /// doubling leaves up to half of them unused).
+    pub fn reserve_tasks(&mut self, n: usize) {
+        self.tasks.reserve_exact(n);
+        self.name_ends.reserve_exact(n);
+    }
+
     fn task(&mut self, p: TaskId) -> &mut TaskStats {
         &mut self.tasks[p.index()]
     }
