@@ -90,7 +90,7 @@ fn simulate(w: &Workload) {
         .tasks
         .iter()
         .flat_map(|t| &t.phases)
-        .filter_map(|p| p.cpus.as_ref())
+        .filter_map(|p| p.cpus.as_deref())
         .flatten()
         .max()
         .map_or(0, |&c| c + 1);
