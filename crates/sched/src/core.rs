@@ -284,14 +284,14 @@ impl Sched {
 
     // ----- tasks ------------------------------------------------------------------------------
 
-    /// Create a task (`copy_process()` + `sched_fork()`); it runs once woken with
-    /// [`Sched::wake_up_new_task`]. `cpus` must be non-empty and within the machine.
     /// Room for `additional` more tasks, exactly: a machine of thousands of tasks keeps its
     /// task table for the whole run, and growing it by doubling leaves up to half of it unused.
     pub fn reserve_tasks(&mut self, additional: usize) {
         self.tasks.reserve_exact(additional);
     }
 
+    /// Create a task (`copy_process()` + `sched_fork()`); it runs once woken with
+    /// [`Sched::wake_up_new_task`]. `cpus` must be non-empty and within the machine.
     pub fn add_task(
         &mut self,
         name: impl Into<Arc<str>>,

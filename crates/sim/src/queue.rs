@@ -7,8 +7,8 @@
 //!
 //! The queue is as deep as there are sleeping tasks (thousands on big machines) and every
 //! event passes through it, so entries are kept small (24 bytes: the cancellable events carry
-//! no generation of their own) and the heap is 4-ary (half the levels of a binary heap, and
-//! the four children of a node share a cache line or two).
+//! no generation of their own). The heap is 4-ary: with ticks kept out of it (below), a binary
+//! heap ran 0.4% more instructions on 4 CPUs/20 tasks and 0.7% more on 64 CPUs/2000 tasks.
 //!
 //! Ticks skip the heap. They are most of the events on a busy machine, and they are armed in
 //! time order: each is due at the jiffy after the instant it is armed, and that instant never
@@ -80,14 +80,15 @@ impl Entry {
         (u128::from(self.at_ns) << 64) | u128::from(self.order)
     }
 
-    fn seq(&self) -> u64 {
-        self.order & !RANK_BIT
+    fn ticket(&self) -> Ticket {
+        let seq = self.order & !RANK_BIT;
+        Ticket(NonZeroU64::new(seq).expect("sequence numbers start at 1"))
     }
 
     fn fired(self) -> Fired {
         Fired {
             at_ns: self.at_ns,
-            ticket: Ticket(NonZeroU64::new(self.seq()).expect("sequence numbers start at 1")),
+            ticket: self.ticket(),
             event: self.event,
         }
     }
@@ -139,6 +140,7 @@ impl EventQueue {
             order: rank | seq,
             event,
         };
+        let ticket = entry.ticket();
         match event {
             // A tick armed out of time order (none is) would still be ordered right by the heap.
             SimEvent::Tick { .. } if self.ticks.back().is_none_or(|last| last.at_ns <= at_ns) => {
@@ -146,7 +148,7 @@ impl EventQueue {
             }
             _ => self.heap.push(entry),
         }
-        Ticket(NonZeroU64::new(seq).expect("starts at 1"))
+        ticket
     }
 
     /// Pop the next event if it is a segment end at `at_ns` (segment ends of one instant come

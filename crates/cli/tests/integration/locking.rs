@@ -1,6 +1,7 @@
 //! Mutexes under the three inheritance modes: textbook inversions, deadlocks, accounting.
 
 use crate::common::*;
+use proxysched_report::metrics::MetricsDoc;
 use proxysched_sched::{Inherit, ProxyLevel};
 use proxysched_trace::Event;
 
@@ -256,6 +257,14 @@ fn the_built_in_demo_shows_proxy_cutting_the_worst_lock_wait_tenfold() {
     );
 }
 
+/// The run's hung-task warnings, in order.
+fn hung_warnings(m: &MetricsDoc) -> Vec<&String> {
+    m.warnings
+        .iter()
+        .filter(|w| w.contains("hung task"))
+        .collect()
+}
+
 #[test]
 fn a_task_blocked_past_the_hung_task_timeout_is_reported() {
     let json = r#"{ "tasks": {
@@ -264,11 +273,7 @@ fn a_task_blocked_past_the_hung_task_timeout_is_reported() {
     let mut o = overrides(2, 3 * SEC);
     o.hung_task_timeout_ns = Some(SEC);
     let m = run(json, o);
-    let hung: Vec<_> = m
-        .warnings
-        .iter()
-        .filter(|w| w.contains("hung task"))
-        .collect();
+    let hung = hung_warnings(&m);
     assert_eq!(hung.len(), 1, "{:?}", m.warnings);
     assert!(
         hung[0].contains("'waiter'") && hung[0].contains("'M'"),
@@ -277,7 +282,7 @@ fn a_task_blocked_past_the_hung_task_timeout_is_reported() {
     );
     // The default (120 s) stays quiet on a short run.
     let m = run(json, overrides(2, 3 * SEC));
-    assert!(!m.warnings.iter().any(|w| w.contains("hung task")));
+    assert!(hung_warnings(&m).is_empty(), "{:?}", m.warnings);
 }
 
 #[test]
@@ -289,11 +294,7 @@ fn every_hung_waiter_is_reported_when_its_own_timeout_expires_and_zero_turns_the
     let mut o = overrides(3, 3 * SEC);
     o.hung_task_timeout_ns = Some(SEC);
     let m = run(json, o.clone());
-    let hung: Vec<_> = m
-        .warnings
-        .iter()
-        .filter(|w| w.contains("hung task"))
-        .collect();
+    let hung = hung_warnings(&m);
     assert_eq!(hung.len(), 2, "{:?}", m.warnings);
     assert!(
         hung[0].contains("'w1'") && hung[0].contains("t=1001000000 ns"),
@@ -307,7 +308,7 @@ fn every_hung_waiter_is_reported_when_its_own_timeout_expires_and_zero_turns_the
     );
     o.hung_task_timeout_ns = Some(0);
     let m = run(json, o);
-    assert!(!m.warnings.iter().any(|w| w.contains("hung task")));
+    assert!(hung_warnings(&m).is_empty(), "{:?}", m.warnings);
 }
 
 #[test]
@@ -326,11 +327,7 @@ fn a_hang_after_thousands_of_short_waits_is_reported_once_on_time() {
     let m = run(json, o);
     let contended = m.mutexes[0].contended;
     assert!(contended > 1000, "only {contended} contended acquisitions");
-    let hung: Vec<_> = m
-        .warnings
-        .iter()
-        .filter(|w| w.contains("hung task"))
-        .collect();
+    let hung = hung_warnings(&m);
     assert_eq!(hung.len(), 1, "{:?}", m.warnings);
     assert!(
         hung[0].contains("'waiter'") && hung[0].contains("t=1301000000 ns"),
