@@ -57,6 +57,12 @@ pub enum SimEvent {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ticket(NonZeroU64);
 
+impl Ticket {
+    fn of_seq(seq: u64) -> Ticket {
+        Ticket(NonZeroU64::new(seq).expect("sequence numbers start at 1"))
+    }
+}
+
 /// An event that came due.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fired {
@@ -80,15 +86,10 @@ impl Entry {
         (u128::from(self.at_ns) << 64) | u128::from(self.order)
     }
 
-    fn ticket(&self) -> Ticket {
-        let seq = self.order & !RANK_BIT;
-        Ticket(NonZeroU64::new(seq).expect("sequence numbers start at 1"))
-    }
-
     fn fired(self) -> Fired {
         Fired {
             at_ns: self.at_ns,
-            ticket: self.ticket(),
+            ticket: Ticket::of_seq(self.order & !RANK_BIT),
             event: self.event,
         }
     }
@@ -140,7 +141,6 @@ impl EventQueue {
             order: rank | seq,
             event,
         };
-        let ticket = entry.ticket();
         match event {
             // A tick armed out of time order (none is) would still be ordered right by the heap.
             SimEvent::Tick { .. } if self.ticks.back().is_none_or(|last| last.at_ns <= at_ns) => {
@@ -148,7 +148,7 @@ impl EventQueue {
             }
             _ => self.heap.push(entry),
         }
-        ticket
+        Ticket::of_seq(seq)
     }
 
     /// Pop the next event if it is a segment end at `at_ns` (segment ends of one instant come
