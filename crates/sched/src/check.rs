@@ -50,6 +50,20 @@ impl Sched {
         }
         for (cpu, rq) in self.rqs.iter().enumerate() {
             self.check_timeline(cpu)?;
+            rq.dl
+                .check_cached_keys()
+                .map_err(|e| format!("cpu{cpu}: {e}"))?;
+            let earliest = rq
+                .dl
+                .queued()
+                .next()
+                .map_or(0, |p| self.task(p).dl.deadline);
+            if self.cpudl_earliest[cpu] != earliest {
+                return Err(format!(
+                    "cpu{cpu}: cpudl records earliest deadline {}, the queue has {earliest}",
+                    self.cpudl_earliest[cpu]
+                ));
+            }
             if rq.nr_running() != queued_on[cpu] {
                 return Err(format!(
                     "cpu{cpu}: nr_running {} but {} tasks are queued there",

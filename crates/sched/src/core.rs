@@ -138,6 +138,9 @@ pub struct Sched {
     pub(crate) idle_cpus: CpuMask,
     /// CPUs with no SCHED_DEADLINE task queued (cpudl's `free_cpus`).
     pub(crate) dl_free_cpus: CpuMask,
+    /// Each CPU's earliest queued deadline, 0 when it has none: what cpudl's max-heap orders
+    /// in Linux, flat, so that `find_later_rq` reads one array instead of every runqueue.
+    pub(crate) cpudl_earliest: Vec<u64>,
     /// CPUs with at least two fair tasks queued: the only sources the fair balancer can pull
     /// from. On a machine with little fair work it is empty, and going idle costs no scan.
     pub(crate) cfs_overload_cpus: CpuMask,
@@ -170,6 +173,7 @@ impl Sched {
             rq_empty_cpus: all_cpus.clone(),
             idle_cpus: all_cpus.clone(),
             dl_free_cpus: all_cpus.clone(),
+            cpudl_earliest: vec![0; all_cpus.weight() as usize],
             cfs_overload_cpus: CpuMask::empty(),
             all_cpus,
         }

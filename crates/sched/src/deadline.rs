@@ -105,22 +105,33 @@ impl SchedDlEntity {
     }
 }
 
+/// A task's place on an EDF queue: absolute deadline, then queueing order.
+type DlKey = (u64, u64, TaskId);
+
 /// `dl_rq`: the EDF queue of one CPU (the running DL task stays in it).
 #[derive(Debug, Default)]
 pub struct DlRq {
-    queue: BTreeSet<(u64, u64, TaskId)>,
+    queue: BTreeSet<DlKey>,
+    /// The queue's first key (the rbtree's cached leftmost, `earliest_dl.curr`): picks,
+    /// preemption checks and pulls read it far more often than the queue changes.
+    leftmost: Option<DlKey>,
     next_seq: u64,
     pub dl_nr_running: u32,
     /// `pushable_dl_tasks_root`: the queued tasks that might run elsewhere (see
     /// `Sched::may_be_pushable`), keyed as on the EDF queue, so the first one push/pull
     /// accepts is the one a walk of the whole queue would accept.
-    pushable_tasks: BTreeSet<(u64, u64, TaskId)>,
+    pushable_tasks: BTreeSet<DlKey>,
+    /// The pushable tree's first two keys. Unlike Linux's tree, ours keeps the running task,
+    /// so the second key plays the part of `earliest_dl.next`: a bound that lets a pull skip
+    /// this runqueue without walking its tree.
+    pushable_head: [Option<DlKey>; 2],
 }
 
 impl DlRq {
     /// Earliest deadline queued here (`dl_rq->earliest_dl.curr`).
+    #[inline]
     pub fn earliest(&self) -> Option<(u64, TaskId)> {
-        self.queue.first().map(|&(d, _, p)| (d, p))
+        self.leftmost.map(|(d, _, p)| (d, p))
     }
 
     pub fn queued(&self) -> impl Iterator<Item = TaskId> + '_ {
@@ -132,22 +143,77 @@ impl DlRq {
         self.pushable_tasks.iter().map(|&(_, _, p)| p)
     }
 
+    fn enqueue(&mut self, key: DlKey) {
+        self.queue.insert(key);
+        if self.leftmost.is_none_or(|l| key < l) {
+            self.leftmost = Some(key);
+        }
+    }
+
+    /// False if `key` was not queued.
+    fn dequeue(&mut self, key: DlKey) -> bool {
+        if !self.queue.remove(&key) {
+            return false;
+        }
+        if self.leftmost == Some(key) {
+            self.leftmost = self.queue.first().copied();
+        }
+        true
+    }
+
     /// `enqueue_pushable_dl_task()`.
     fn enqueue_pushable(&mut self, p: TaskId, dl_se: &mut SchedDlEntity) {
         debug_assert!(dl_se.on_dl_rq && !dl_se.pushable);
-        self.pushable_tasks
-            .insert((dl_se.deadline, dl_se.queue_seq, p));
+        let key = (dl_se.deadline, dl_se.queue_seq, p);
+        self.pushable_tasks.insert(key);
         dl_se.pushable = true;
+        match self.pushable_head {
+            [Some(first), _] if key > first => {
+                if self.pushable_head[1].is_none_or(|second| key < second) {
+                    self.pushable_head[1] = Some(key);
+                }
+            }
+            [first, _] => self.pushable_head = [Some(key), first],
+        }
     }
 
     /// `dequeue_pushable_dl_task()`; nothing if it is not in the tree.
     fn dequeue_pushable(&mut self, p: TaskId, dl_se: &mut SchedDlEntity) {
         if std::mem::take(&mut dl_se.pushable) {
-            let removed = self
-                .pushable_tasks
-                .remove(&(dl_se.deadline, dl_se.queue_seq, p));
+            let key = (dl_se.deadline, dl_se.queue_seq, p);
+            let removed = self.pushable_tasks.remove(&key);
             debug_assert!(removed, "pushable DL task not in the pushable tree");
+            if self.pushable_head.contains(&Some(key)) {
+                let mut head = self.pushable_tasks.iter().copied();
+                self.pushable_head = [head.next(), head.next()];
+            }
         }
+    }
+
+    /// No task a pull could take from here has an earlier deadline than this (`None`: there
+    /// is no such task). `curr` and `donor` never move, and only they can precede the
+    /// second pushable key.
+    fn pull_bound(&self, curr: Option<TaskId>, donor: Option<TaskId>) -> Option<u64> {
+        let [first, second] = self.pushable_head;
+        let (d, _, p) = first?;
+        if Some(p) == curr || Some(p) == donor {
+            second.map(|(d, _, _)| d)
+        } else {
+            Some(d)
+        }
+    }
+
+    /// The cached keys agree with the trees; for `check_invariants`.
+    pub(crate) fn check_cached_keys(&self) -> Result<(), String> {
+        let mut head = self.pushable_tasks.iter().copied();
+        let expected = (self.queue.first().copied(), [head.next(), head.next()]);
+        if (self.leftmost, self.pushable_head) != expected {
+            return Err(format!(
+                "DL queue caches (leftmost, pushable head) {:?}, the trees {expected:?}",
+                (self.leftmost, self.pushable_head)
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -230,22 +296,24 @@ impl DlSchedClass {
         let se = &mut s.tasks[p.index()].dl;
         se.queue_seq = dl.next_seq;
         dl.next_seq += 1;
-        dl.queue.insert((se.deadline, se.queue_seq, p));
+        dl.enqueue((se.deadline, se.queue_seq, p));
         se.on_dl_rq = true;
         if pushable {
             dl.enqueue_pushable(p, se);
         }
         dl.dl_nr_running += 1;
+        s.cpudl_earliest[cpu] = dl.leftmost.map_or(0, |(d, ..)| d);
         Self::update_overload(s, cpu);
     }
 
     fn remove(s: &mut Sched, cpu: usize, p: TaskId) {
         let se = &mut s.tasks[p.index()].dl;
         let dl = &mut s.rqs[cpu].dl;
-        if dl.queue.remove(&(se.deadline, se.queue_seq, p)) {
+        if dl.dequeue((se.deadline, se.queue_seq, p)) {
             dl.dl_nr_running -= 1;
             se.on_dl_rq = false;
             dl.dequeue_pushable(p, se);
+            s.cpudl_earliest[cpu] = dl.leftmost.map_or(0, |(d, ..)| d);
         }
         Self::update_overload(s, cpu);
     }
@@ -371,14 +439,17 @@ impl DlSchedClass {
         }
         // Every allowed CPU has DL work: the latest earliest deadline, if later than p's
         // (what cpudl's max-heap keeps at hand in Linux).
+        // The walk is in CPU order, cheaper than the wrapped one; a tie goes to the CPU the
+        // wrapped walk meets first (at or after `own`, else the lowest).
         let mut best: Option<(u64, usize)> = None;
-        for c in allowed.iter_wrap(own) {
-            if let Some((d, _)) = s.rqs[c].dl.earliest() {
-                if d > t.dl.deadline && best.is_none_or(|(bd, _)| d > bd) {
-                    best = Some((d, c));
-                }
+        allowed.for_each(|c| {
+            let d = s.cpudl_earliest[c];
+            if d > t.dl.deadline
+                && best.is_none_or(|(bd, bc)| d > bd || (d == bd && bc < own && c >= own))
+            {
+                best = Some((d, c));
             }
-        }
+        });
         best.map(|(_, c)| c)
     }
 
@@ -422,10 +493,11 @@ impl DlSchedClass {
             if src == this_cpu {
                 continue;
             }
-            // Nothing queued there is earlier than this CPU's earliest or the best found so
-            // far: skip the walk (no candidate of `src` could pass the tests below).
-            let src_earliest = s.rqs[src].dl.earliest().map(|(d, _)| d);
-            if src_earliest.is_none_or(|e| {
+            // Nothing a pull could take there is earlier than this CPU's earliest or the
+            // best found so far: skip the walk (no candidate of `src` could pass the tests
+            // below).
+            let rq = &s.rqs[src];
+            if rq.dl.pull_bound(rq.curr, rq.donor).is_none_or(|e| {
                 this_earliest.is_some_and(|t| e >= t) || best.is_some_and(|(bd, _, _)| e >= bd)
             }) {
                 continue;
