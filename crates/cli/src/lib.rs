@@ -6,7 +6,7 @@ pub mod torture;
 use proxysched_report::metrics::CompareDoc;
 use proxysched_report::{ConfigDoc, MetricsDoc, MetricsSink};
 use proxysched_sim::{Engine, Overrides, RunConfig};
-use proxysched_trace::Sink;
+use proxysched_trace::{EventKinds, Sink};
 use proxysched_workload::{Inherit, Workload};
 
 /// A failure with the exit code DESIGN.md §5 gives it: 2 for bad input or usage, 1 for a failed
@@ -46,6 +46,10 @@ impl Sink for Tee<'_> {
         self.0.record_all(at_ns, events);
         self.1.record_all(at_ns, events);
     }
+
+    fn wants(&self) -> EventKinds {
+        self.0.wants().union(self.1.wants())
+    }
 }
 
 /// Forwards every event to each sink in turn.
@@ -62,6 +66,12 @@ impl Sink for Fanout<'_> {
         for s in &mut self.0 {
             s.record_all(at_ns, events);
         }
+    }
+
+    fn wants(&self) -> EventKinds {
+        self.0
+            .iter()
+            .fold(EventKinds::NONE, |k, s| k.union(s.wants()))
     }
 }
 

@@ -52,7 +52,7 @@ use std::time::{Duration, Instant};
 use proxysched_trace::chrome::ChromeWriter;
 use proxysched_trace::ftrace::FtraceText;
 use proxysched_trace::rtapp_log::{self, RtappLogs};
-use proxysched_trace::{Event, Sink};
+use proxysched_trace::{Event, EventKind, EventKinds, Sink};
 use proxysched_workload::Workload;
 
 /// A file being written as `PATH.partial`: renamed to `PATH` by [`PartialFile::commit`],
@@ -202,7 +202,7 @@ pub fn finish_rtapp_logs(logs: RtappLogs, dir: &Path) -> Result<(), Failure> {
 
 /// A progress bar on stderr for runs that take more than a moment. It only reads the event
 /// stream (so it cannot change any output), looks at the wall clock every few thousand
-/// events, and shows up after half a second, only when stderr is a terminal.
+/// context switches, and shows up after half a second, only when stderr is a terminal.
 pub struct Progress {
     end_ns: Option<u64>,
     started: Instant,
@@ -213,7 +213,8 @@ pub struct Progress {
 }
 
 impl Progress {
-    const EVERY: u64 = 1 << 13;
+    /// Context switches between looks at the clock.
+    const EVERY: u64 = 1 << 12;
     const DELAY: Duration = Duration::from_millis(500);
 
     /// `end_ns`: the simulated time the run stops at, if known.
@@ -264,6 +265,12 @@ impl Progress {
 }
 
 impl Sink for Progress {
+    /// Context switches alone come often enough to move the bar; asking for every kind would
+    /// make an interactive run build tracepoints that nothing else reads.
+    fn wants(&self) -> EventKinds {
+        EventKinds::of(&[EventKind::SchedSwitch])
+    }
+
     fn record(&mut self, at_ns: u64, _event: &Event) {
         if !self.enabled {
             return;

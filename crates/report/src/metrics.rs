@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-use proxysched_trace::{Event, PrevState, Sink, TaskId};
+use proxysched_trace::{Event, EventKind, EventKinds, PrevState, Sink, TaskId};
 
 pub const METRICS_SCHEMA: &str = "proxysched-metrics/1";
 pub const COMPARE_SCHEMA: &str = "proxysched-compare/1";
@@ -476,7 +476,35 @@ impl MetricsSink {
     }
 }
 
+impl MetricsSink {
+    /// The kinds `record` looks at: keep it in step with the match there (the test
+    /// `metrics_from_the_wanted_kinds_equal_metrics_from_the_whole_stream` checks).
+    const WANTS: EventKinds = EventKinds::of(&[
+        EventKind::TaskNew,
+        EventKind::SchedWakeupNew,
+        EventKind::SchedWaking,
+        EventKind::SchedSwitch,
+        EventKind::SchedDonor,
+        EventKind::SchedMigrateTask,
+        EventKind::ProxyMigrate,
+        EventKind::MutexNew,
+        EventKind::LockContend,
+        EventKind::LockAcquire,
+        EventKind::LockRelease,
+        EventKind::Deadlock,
+        EventKind::SchedProcessExit,
+        EventKind::SchedSetattr,
+        EventKind::ActivationStart,
+        EventKind::ActivationEnd,
+        EventKind::Warning,
+    ]);
+}
+
 impl Sink for MetricsSink {
+    fn wants(&self) -> EventKinds {
+        Self::WANTS
+    }
+
     fn record(&mut self, now: u64, event: &Event) {
         match event {
             Event::TaskNew {

@@ -20,7 +20,7 @@ use crate::rq::Rq;
 use crate::rt::{rr_timeslice_ticks, RtSchedClass, SchedRtEntity};
 use crate::task::{Task, TaskId, TaskState};
 use crate::timeline::RunNodes;
-use proxysched_trace::{Event, PrevState, WakeReason};
+use proxysched_trace::{Event, EventKinds, PrevState, WakeReason};
 
 /// Static configuration of the simulated machine's scheduler.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,13 +100,37 @@ pub enum TimerRequest {
 }
 
 /// What the core asks of the engine, collected during a call.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Outbox {
     /// Tracepoints, in order, all at the current time.
     pub events: Vec<Event>,
+    /// The kinds of tracepoint anyone consumes; the others are not recorded.
+    pub wanted: EventKinds,
     /// CPUs whose `need_resched` was newly set.
     pub resched: Vec<u32>,
     pub timers: Vec<TimerRequest>,
+}
+
+impl Default for Outbox {
+    fn default() -> Self {
+        Outbox {
+            events: Vec::new(),
+            wanted: EventKinds::ALL,
+            resched: Vec::new(),
+            timers: Vec::new(),
+        }
+    }
+}
+
+impl Outbox {
+    /// Record a tracepoint, if its kind is wanted. Inlined, the test is on a constant kind,
+    /// and an unwanted event is never built.
+    #[inline]
+    pub fn emit(&mut self, ev: Event) {
+        if self.wanted.contains(ev.kind()) {
+            self.events.push(ev);
+        }
+    }
 }
 
 pub struct Sched {
@@ -253,7 +277,7 @@ impl Sched {
 
     #[inline]
     pub(crate) fn emit(&mut self, ev: Event) {
-        self.out.events.push(ev);
+        self.out.emit(ev);
     }
 
     /// `resched_curr()`.

@@ -117,6 +117,7 @@ impl<'a> Engine<'a> {
     ) -> Result<Engine<'a>, SimError> {
         w.check_cpus(cfg.sched.nr_cpus)?;
         let mut sched = Sched::new(cfg.sched.clone());
+        sched.out.wanted = sink.wants();
         for name in &w.mutexes {
             sched.add_mutex(name);
         }
@@ -389,8 +390,9 @@ impl<'a> Engine<'a> {
         }
     }
 
+    #[inline]
     fn emit(&mut self, ev: Trace) {
-        self.sched.out.events.push(ev);
+        self.sched.out.emit(ev);
     }
 
     fn mark_pending(&mut self, cpu: usize) {

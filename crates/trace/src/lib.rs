@@ -249,6 +249,112 @@ pub enum Event {
     },
 }
 
+/// Which variant an [`Event`] is, without its fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    TaskNew,
+    SchedSwitch,
+    SchedDonor,
+    SchedWaking,
+    SchedWakeup,
+    SchedWakeupNew,
+    SchedMigrateTask,
+    SchedProcessExit,
+    SchedSetattr,
+    DlThrottle,
+    DlReplenish,
+    RtThrottle,
+    RtUnthrottle,
+    ActivationStart,
+    ActivationEnd,
+    MutexNew,
+    LockContend,
+    LockAcquire,
+    LockRelease,
+    PiSetprio,
+    ProxyMigrate,
+    ReturnMigrate,
+    ProxyCase,
+    Deadlock,
+    Warning,
+    RtappMainStart,
+    RtappMainEnd,
+    RtappTaskStart,
+    RtappTaskEnd,
+    RtappLoopStart,
+    RtappLoopEnd,
+    RtappEvent,
+}
+
+impl Event {
+    #[inline]
+    pub const fn kind(&self) -> EventKind {
+        match self {
+            Event::TaskNew { .. } => EventKind::TaskNew,
+            Event::SchedSwitch { .. } => EventKind::SchedSwitch,
+            Event::SchedDonor { .. } => EventKind::SchedDonor,
+            Event::SchedWaking { .. } => EventKind::SchedWaking,
+            Event::SchedWakeup { .. } => EventKind::SchedWakeup,
+            Event::SchedWakeupNew { .. } => EventKind::SchedWakeupNew,
+            Event::SchedMigrateTask { .. } => EventKind::SchedMigrateTask,
+            Event::SchedProcessExit { .. } => EventKind::SchedProcessExit,
+            Event::SchedSetattr { .. } => EventKind::SchedSetattr,
+            Event::DlThrottle { .. } => EventKind::DlThrottle,
+            Event::DlReplenish { .. } => EventKind::DlReplenish,
+            Event::RtThrottle { .. } => EventKind::RtThrottle,
+            Event::RtUnthrottle { .. } => EventKind::RtUnthrottle,
+            Event::ActivationStart { .. } => EventKind::ActivationStart,
+            Event::ActivationEnd { .. } => EventKind::ActivationEnd,
+            Event::MutexNew { .. } => EventKind::MutexNew,
+            Event::LockContend { .. } => EventKind::LockContend,
+            Event::LockAcquire { .. } => EventKind::LockAcquire,
+            Event::LockRelease { .. } => EventKind::LockRelease,
+            Event::PiSetprio { .. } => EventKind::PiSetprio,
+            Event::ProxyMigrate { .. } => EventKind::ProxyMigrate,
+            Event::ReturnMigrate { .. } => EventKind::ReturnMigrate,
+            Event::ProxyCase { .. } => EventKind::ProxyCase,
+            Event::Deadlock { .. } => EventKind::Deadlock,
+            Event::Warning { .. } => EventKind::Warning,
+            Event::RtappMainStart => EventKind::RtappMainStart,
+            Event::RtappMainEnd => EventKind::RtappMainEnd,
+            Event::RtappTaskStart { .. } => EventKind::RtappTaskStart,
+            Event::RtappTaskEnd { .. } => EventKind::RtappTaskEnd,
+            Event::RtappLoopStart { .. } => EventKind::RtappLoopStart,
+            Event::RtappLoopEnd { .. } => EventKind::RtappLoopEnd,
+            Event::RtappEvent { .. } => EventKind::RtappEvent,
+        }
+    }
+}
+
+/// A set of [`EventKind`]s: what a sink consumes. Producers skip building the events no sink
+/// of a run wants, so a run without a trace pays nothing for tracepoints only a trace shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EventKinds(u64);
+
+impl EventKinds {
+    pub const ALL: EventKinds = EventKinds(u64::MAX);
+    pub const NONE: EventKinds = EventKinds(0);
+
+    pub const fn of(kinds: &[EventKind]) -> EventKinds {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < kinds.len() {
+            bits |= 1 << kinds[i] as u32;
+            i += 1;
+        }
+        EventKinds(bits)
+    }
+
+    #[inline]
+    pub const fn contains(self, kind: EventKind) -> bool {
+        self.0 & (1 << kind as u32) != 0
+    }
+
+    pub const fn union(self, other: EventKinds) -> EventKinds {
+        EventKinds(self.0 | other.0)
+    }
+}
+
 /// What rt-app measures over one phase iteration, in nanoseconds (rt-app prints microseconds;
 /// the writers convert). Field names follow rt-app's log columns.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -277,8 +383,14 @@ pub struct RtappStats {
 
 /// A consumer of the tracepoint stream.
 pub trait Sink {
-    /// Called for every event in the order they happen; `at_ns` never decreases.
+    /// Called for every event in the order they happen; `at_ns` never decreases. A sink may
+    /// be given only the kinds it [`wants`](Sink::wants).
     fn record(&mut self, at_ns: u64, event: &Event);
+
+    /// The kinds of event this sink looks at; every kind unless it says otherwise.
+    fn wants(&self) -> EventKinds {
+        EventKinds::ALL
+    }
 
     /// Several events that happen at the same instant, in order. Sinks that only forward the
     /// stream override it so a batch costs one dynamic call per sink, not one per event.

@@ -27,7 +27,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::{us_rounded, us_rounded_signed, Event, Sink};
+use crate::{us_rounded, us_rounded_signed, Event, EventKind, EventKinds, Sink};
 
 /// rt-app's default `log_basename`.
 pub const DEFAULT_BASENAME: &str = "rt-app";
@@ -151,6 +151,10 @@ impl Drop for RtappLogs {
 }
 
 impl Sink for RtappLogs {
+    fn wants(&self) -> EventKinds {
+        EventKinds::of(&[EventKind::RtappLoopEnd])
+    }
+
     fn record(&mut self, _at: u64, event: &Event) {
         let Event::RtappLoopEnd { task, stats, .. } = event else {
             return;

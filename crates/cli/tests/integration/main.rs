@@ -13,5 +13,6 @@ mod locking;
 mod proxy;
 mod regressions;
 mod rt;
+mod sinks;
 mod torture;
 mod traces;
