@@ -361,6 +361,10 @@ impl<'a> Engine<'a> {
             self.sink.record_all(self.now, &out.events);
             out.events.clear();
         }
+        // Most calls (after a tick, after a program step) find nothing else to deliver.
+        if out.resched.is_empty() && out.timers.is_empty() {
+            return;
+        }
         let mut resched = std::mem::take(&mut out.resched);
         for &cpu in &resched {
             let cpu = cpu as usize;
