@@ -309,7 +309,9 @@ impl DlSchedClass {
     fn remove(s: &mut Sched, cpu: usize, p: TaskId) {
         let se = &mut s.tasks[p.index()].dl;
         let dl = &mut s.rqs[cpu].dl;
-        if dl.dequeue((se.deadline, se.queue_seq, p)) {
+        // The flag says whether the key is there (`check_invariants` holds them together): a
+        // task throttled while it ran is dequeued again when it sleeps, with no tree search.
+        if se.on_dl_rq && dl.dequeue((se.deadline, se.queue_seq, p)) {
             dl.dl_nr_running -= 1;
             se.on_dl_rq = false;
             dl.dequeue_pushable(p, se);
@@ -487,39 +489,41 @@ impl DlSchedClass {
     }
 
     fn pull_dl_task(s: &mut Sched, this_cpu: usize) {
-        let this_earliest = s.rqs[this_cpu].dl.earliest().map(|(d, _)| d);
-        let mut best: Option<(u64, usize, TaskId)> = None;
-        for src in s.dl_overload.iter() {
+        // A task worth pulling is earlier than this CPU's earliest and than the best found
+        // so far.
+        let mut limit = s.rqs[this_cpu].dl.earliest().map_or(u64::MAX, |(d, _)| d);
+        let mut best: Option<(usize, TaskId)> = None;
+        s.dl_overload.for_each(|src| {
             if src == this_cpu {
-                continue;
+                return;
             }
-            // Nothing a pull could take there is earlier than this CPU's earliest or the
-            // best found so far: skip the walk (no candidate of `src` could pass the tests
-            // below).
+            // Nothing a pull could take there is under the limit: skip the walk.
             let rq = &s.rqs[src];
-            if rq.dl.pull_bound(rq.curr, rq.donor).is_none_or(|e| {
-                this_earliest.is_some_and(|t| e >= t) || best.is_some_and(|(bd, _, _)| e >= bd)
-            }) {
-                continue;
+            if rq
+                .dl
+                .pull_bound(rq.curr, rq.donor)
+                .is_none_or(|e| e >= limit)
+            {
+                return;
             }
             let Some(p) = Self::earliest_pushable(s, src, Some(this_cpu)) else {
-                continue;
+                return;
             };
             let d = s.tasks[p.index()].dl.deadline;
-            if this_earliest.is_some_and(|e| d >= e) {
-                continue;
+            if d >= limit {
+                return;
             }
-            if let Some(sd) = s.rqs[src].donor {
+            // Earlier than what runs there: its own CPU will run it next.
+            if let Some(sd) = rq.donor {
                 let st = &s.tasks[sd.index()];
                 if st.class() == ClassId::Deadline && d < st.dl.deadline {
-                    continue;
+                    return;
                 }
             }
-            if best.is_none_or(|(bd, _, _)| d < bd) {
-                best = Some((d, src, p));
-            }
-        }
-        if let Some((_, src, p)) = best {
+            best = Some((src, p));
+            limit = d;
+        });
+        if let Some((src, p)) = best {
             s.move_pushable(p, src, this_cpu);
         }
     }
