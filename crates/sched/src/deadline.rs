@@ -12,6 +12,7 @@ use crate::class::{
     SchedClass, ENQUEUE_INITIAL, ENQUEUE_REPLENISH, ENQUEUE_RESTORE, ENQUEUE_WAKEUP,
 };
 use crate::core::Sched;
+use crate::cpumask::CpuMask;
 use crate::rt::RtSchedClass;
 use crate::task::TaskId;
 use proxysched_trace::Event;
@@ -215,6 +216,65 @@ impl DlRq {
         }
         Ok(())
     }
+}
+
+/// May `p` run on every CPU of the machine? (Affinity masks never name a CPU the machine
+/// does not have, so counting is enough.)
+#[inline]
+fn exec_allowed_everywhere(s: &Sched, p: TaskId) -> bool {
+    s.tasks[p.index()].nr_cpus_allowed as usize == s.rqs.len()
+}
+
+/// The CPU whose earliest deadline is the latest, if later than `after`; a tie goes to the CPU
+/// a wrapped walk from `own` meets first. Two plain passes over the array: the maximum, then
+/// where it is.
+fn latest_earliest(earliest: &[u64], own: usize, after: u64) -> Option<usize> {
+    let latest = max_of(earliest);
+    if latest <= after {
+        return None;
+    }
+    let at = |from: usize, to: usize| {
+        earliest[from..to]
+            .iter()
+            .position(|&d| d == latest)
+            .map(|i| from + i)
+    };
+    at(own, earliest.len()).or_else(|| at(0, own))
+}
+
+/// [`latest_earliest`] among the CPUs of `allowed`.
+fn latest_earliest_in(
+    earliest: &[u64],
+    allowed: &CpuMask,
+    own: usize,
+    after: u64,
+) -> Option<usize> {
+    // The walk is in CPU order, cheaper than the wrapped one; a tie goes to the CPU the
+    // wrapped walk meets first (at or after `own`, else the lowest).
+    let mut best: Option<(u64, usize)> = None;
+    allowed.for_each(|c| {
+        let d = earliest[c];
+        if d > after && best.is_none_or(|(bd, bc)| d > bd || (d == bd && bc < own && c >= own)) {
+            best = Some((d, c));
+        }
+    });
+    best.map(|(_, c)| c)
+}
+
+/// The largest value of `v` (0 if empty), in four independent lanes: a single running
+/// maximum is a chain of dependent compares, one per CPU.
+#[inline]
+fn max_of(v: &[u64]) -> u64 {
+    let mut lanes = [0u64; 4];
+    let chunks = v.chunks_exact(4);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for i in 0..4 {
+            lanes[i] = lanes[i].max(c[i]);
+        }
+    }
+    rest.iter()
+        .fold(lanes.into_iter().max().unwrap_or(0), |m, &d| m.max(d))
 }
 
 /// Admission control failed: the message names the task and the bandwidth.
@@ -441,18 +501,11 @@ impl DlSchedClass {
         }
         // Every allowed CPU has DL work: the latest earliest deadline, if later than p's
         // (what cpudl's max-heap keeps at hand in Linux).
-        // The walk is in CPU order, cheaper than the wrapped one; a tie goes to the CPU the
-        // wrapped walk meets first (at or after `own`, else the lowest).
-        let mut best: Option<(u64, usize)> = None;
-        allowed.for_each(|c| {
-            let d = s.cpudl_earliest[c];
-            if d > t.dl.deadline
-                && best.is_none_or(|(bd, bc)| d > bd || (d == bd && bc < own && c >= own))
-            {
-                best = Some((d, c));
-            }
-        });
-        best.map(|(_, c)| c)
+        if exec_allowed_everywhere(s, exec) {
+            latest_earliest(&s.cpudl_earliest, own, t.dl.deadline)
+        } else {
+            latest_earliest_in(&s.cpudl_earliest, allowed, own, t.dl.deadline)
+        }
     }
 
     /// The earliest-deadline task that could run elsewhere; see `RtSchedClass` for chains.
@@ -665,6 +718,62 @@ impl SchedClass for DlSchedClass {
         for _ in 0..s.rqs[cpu].dl.dl_nr_running {
             if !Self::push_dl_task(s, cpu) {
                 break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_of_finds_the_maximum_in_every_lane_and_in_the_remainder() {
+        assert_eq!(max_of(&[]), 0);
+        for len in 1..=11 {
+            for at in 0..len {
+                let mut v: Vec<u64> = (0..len as u64).map(|i| 10 + i % 3).collect();
+                v[at] = 99;
+                assert_eq!(max_of(&v), 99, "len {len}, maximum at {at}");
+            }
+        }
+    }
+
+    /// The two-pass search over every CPU answers what the wrapped walk over the CPUs (the
+    /// definition, as `for_each_cpu_wrap()` visits them) answers, ties included.
+    #[test]
+    fn latest_earliest_is_the_first_latest_cpu_of_the_wrapped_walk() {
+        let walk = |e: &[u64], allowed: &CpuMask, own: usize, after: u64| {
+            let mut best: Option<(u64, usize)> = None;
+            for c in allowed.iter_wrap(own) {
+                if e[c] > after && best.is_none_or(|(bd, _)| e[c] > bd) {
+                    best = Some((e[c], c));
+                }
+            }
+            best.map(|(_, c)| c)
+        };
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for n in [1usize, 2, 3, 5, 8, 64, 65, 130] {
+            let all = CpuMask::first_n(n);
+            let odd = CpuMask::from_cpus((0..n).filter(|c| c % 2 == 1));
+            for round in 0..40 {
+                // Few distinct values, so ties are common.
+                let e: Vec<u64> = (0..n)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        x % 4 * 10
+                    })
+                    .collect();
+                let own = round % n;
+                for after in [0, 5, 10, 25, 30] {
+                    let want = walk(&e, &all, own, after);
+                    assert_eq!(latest_earliest(&e, own, after), want, "{e:?} {own} {after}");
+                    assert_eq!(latest_earliest_in(&e, &all, own, after), want);
+                    let want_odd = walk(&e, &odd, own, after);
+                    assert_eq!(latest_earliest_in(&e, &odd, own, after), want_odd);
+                }
             }
         }
     }
