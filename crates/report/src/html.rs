@@ -1047,9 +1047,7 @@ impl<'a> Page<'a> {
         );
         let nr_tasks = self.runs[0].doc.tasks.len();
         let dist = |r: &Run<'a>, i: usize| -> Option<&'a Distribution> {
-            r.data
-                .and_then(|d| d.metrics.tasks.get(i))
-                .map(|t| &t.wakeup_latency)
+            r.data.and_then(|d| d.metrics.wakeup_latency(i))
         };
         let with: Vec<usize> = (0..nr_tasks)
             .filter(|&i| {

@@ -264,51 +264,140 @@ enum Residency {
     Dead,
 }
 
-/// One task's figures. Thousands are kept for the whole run, so the fields that are not
-/// always set are a time plus a flag (an `Option<u64>` pads to 16 bytes), the name lives in
-/// [`MetricsSink::task_name`]'s shared buffer and the policy is an index into
-/// [`MetricsSink::policies`].
+/// What a task's frequent events update (`sched_switch`, `sched_waking`, activation starts,
+/// migrations, lock acquisitions), in one cache line per task: the sink of a run with
+/// thousands of tasks misses the L1 cache on nearly every task it touches, so each of these
+/// events should cost one line per task, not the three a whole task's figures took. The
+/// counters are narrower than the `u64`s they report, to fit; what wraps past their width is
+/// in [`Cold::carries`].
 #[derive(Clone, Debug)]
-pub struct TaskStats {
-    pub tid: u32,
-    policy: u8,
-    pub prio: i32,
-    /// When the task exited, if `exited`.
-    exit_ns: u64,
-    exited: bool,
-    pub run_ns: u64,
-    pub runnable_ns: u64,
-    pub blocked_ns: u64,
-    pub sleep_ns: u64,
-    pub donated_ns: u64,
-    pub proxied_ns: u64,
-    pub wakeups: u64,
-    pub wakeup_latency: Distribution,
-    pub activations: u64,
-    pub deadline_misses: u64,
-    pub migrations: u64,
-    pub proxy_migrations: u64,
-    pub preemptions: u64,
-    residency: Residency,
+#[repr(align(64))]
+struct Hot {
     since: u64,
-    /// When the task was woken, if `waking`: its wakeup latency runs until it runs.
+    /// When the task was woken, if `WAKING`: its wakeup latency runs until it runs.
     waking_at: u64,
-    waking: bool,
-    /// The mutex this task contends for and since when, if `contending` (`LockContend` not
-    /// yet followed by its `LockAcquire`).
-    contending_mutex: u32,
-    contending_since: u64,
-    contending: bool,
+    run_ns: u64,
+    runnable_ns: u64,
+    blocked_ns: u64,
+    sleep_ns: u64,
+    wakeups: u32,
+    activations: u32,
+    preemptions: u32,
+    /// 16 bits because the line has no more room; migrations are the rarest of these events.
+    migrations: u16,
+    residency: Residency,
+    /// [`WAKING`] and [`CONTENDING`].
+    flags: u8,
 }
 
-impl TaskStats {
-    /// When the task exited; `None` while it lives.
-    pub fn exit_ns(&self) -> Option<u64> {
-        self.exited.then_some(self.exit_ns)
+/// [`Hot::flags`]: woken, `waking_at` holds when.
+const WAKING: u8 = 1;
+/// [`Hot::flags`]: a `LockContend` not yet followed by its `LockAcquire`; the mutex and since
+/// when are in [`Cold`]. A flag here so that the frequent uncontended acquisition does not
+/// touch the cold line.
+const CONTENDING: u8 = 2;
+
+/// The narrow counters of [`Hot`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Counter {
+    Wakeups,
+    Activations,
+    Preemptions,
+    Migrations,
+}
+
+/// What a task's rare events update, and what only the output reads. The name lives in
+/// [`MetricsSink::task_name`]'s shared buffer and the policy is an index into
+/// [`MetricsSink::policies`]; the fields that are not always set are a time plus a flag (an
+/// `Option<u64>` pads to 16 bytes).
+#[derive(Clone, Debug)]
+struct Cold {
+    tid: u32,
+    prio: i32,
+    policy: u8,
+    exited: bool,
+    contending_mutex: u32,
+    /// When the task exited, if `exited`.
+    exit_ns: u64,
+    /// Since when the task contends for `contending_mutex`, if [`CONTENDING`].
+    contending_since: u64,
+    deadline_misses: u64,
+    proxy_migrations: u64,
+    donated_ns: u64,
+    proxied_ns: u64,
+    /// What [`Hot`]'s counters wrapped past their width, by [`Counter`]: none in any run of
+    /// less than 2^16 migrations of one task, so one pointer for most tasks.
+    carries: Option<Box<[u64; 4]>>,
+}
+
+impl Hot {
+    /// Move the task to a new residency, charging the time spent in the old one.
+    #[inline(always)]
+    fn transition(&mut self, to: Residency, now: u64) {
+        let spent = now - self.since;
+        match self.residency {
+            Residency::Running => self.run_ns += spent,
+            Residency::Runnable => self.runnable_ns += spent,
+            Residency::Sleeping => self.sleep_ns += spent,
+            Residency::Blocked => self.blocked_ns += spent,
+            Residency::NotStarted | Residency::Dead => {}
+        }
+        self.residency = to;
+        self.since = now;
+    }
+
+    /// Adds one to `c`; true if it wrapped to 0, and [`Cold::carry`] must keep what it lost.
+    #[inline(always)]
+    fn bump(&mut self, c: Counter) -> bool {
+        match c {
+            Counter::Wakeups => bump(&mut self.wakeups),
+            Counter::Activations => bump(&mut self.activations),
+            Counter::Preemptions => bump(&mut self.preemptions),
+            Counter::Migrations => {
+                let (v, wrapped) = self.migrations.overflowing_add(1);
+                self.migrations = v;
+                wrapped
+            }
+        }
     }
 }
 
+/// Adds one to `n`; true if it wrapped to 0. (`overflowing_add` is an add and a branch on
+/// carry; comparing the sum with 0 took one more instruction.)
+#[inline(always)]
+fn bump(n: &mut u32) -> bool {
+    let (v, wrapped) = n.overflowing_add(1);
+    *n = v;
+    wrapped
+}
+
+impl Cold {
+    /// The part of `c` that wrapped past its width in [`Hot`].
+    fn carried(&self, c: Counter) -> u64 {
+        self.carries.as_ref().map_or(0, |a| a[c as usize])
+    }
+
+    /// `c` wrapped to 0 in [`Hot`]: keep the `2^width` it lost.
+    #[cold]
+    #[inline(never)]
+    fn carry(&mut self, c: Counter) {
+        let width = match c {
+            Counter::Migrations => u16::BITS,
+            Counter::Wakeups | Counter::Activations | Counter::Preemptions => u32::BITS,
+        };
+        self.carries.get_or_insert_with(Box::default)[c as usize] += 1 << width;
+    }
+}
+
+/// A task's wakeup latencies, aligned so that they sit in one cache line, not across two.
 #[derive(Clone, Debug, Default)]
+#[repr(align(32))]
+struct Latency(Distribution);
+
+/// One line each: a CPU's first access in an event missed the cache on two lines when its
+/// figures straddled them.
+#[derive(Clone, Debug, Default)]
+#[repr(align(64))]
 pub struct CpuStats {
     pub busy_ns: u64,
     pub idle_ns: u64,
@@ -349,12 +438,16 @@ pub struct DeadlockStats {
 /// Builds the metrics from the event stream. Call [`MetricsSink::finish`] at the end.
 #[derive(Debug, Default)]
 pub struct MetricsSink {
-    pub tasks: Vec<TaskStats>,
+    /// Each task's figures, by task, split by how often events touch them: see [`Hot`].
+    hot: Vec<Hot>,
+    /// Only the switch-in after a wakeup touches a task's distribution.
+    wakeup_latency: Vec<Latency>,
+    cold: Vec<Cold>,
     /// Every task's name, one after the other: one allocation instead of one per task.
     names: String,
     /// Where each task's name ends in `names`, by task.
     name_ends: Vec<usize>,
-    /// The policy names tasks have had, in order of first use ([`TaskStats`]'s `policy`).
+    /// The policy names tasks have had, in order of first use ([`Cold`]'s `policy`).
     policies: Vec<&'static str>,
     pub cpus: Vec<CpuStats>,
     /// By mutex id (ordered, so output follows mutex ids).
@@ -375,12 +468,48 @@ impl MetricsSink {
     /// Room for `n` more tasks, exactly (their statistics live for the whole run; growing by
     /// doubling leaves up to half of them unused).
     pub fn reserve_tasks(&mut self, n: usize) {
-        self.tasks.reserve_exact(n);
+        self.hot.reserve_exact(n);
+        self.wakeup_latency.reserve_exact(n);
+        self.cold.reserve_exact(n);
         self.name_ends.reserve_exact(n);
     }
 
-    fn task(&mut self, p: TaskId) -> &mut TaskStats {
-        &mut self.tasks[p.index()]
+    /// Tasks the stream introduced.
+    pub fn nr_tasks(&self) -> usize {
+        self.hot.len()
+    }
+
+    /// The wakeup latencies of the task at `index`, if the stream introduced it.
+    pub fn wakeup_latency(&self, index: usize) -> Option<&Distribution> {
+        self.wakeup_latency.get(index).map(|l| &l.0)
+    }
+
+    fn hot(&mut self, p: TaskId) -> &mut Hot {
+        &mut self.hot[p.index()]
+    }
+
+    fn cold(&mut self, p: TaskId) -> &mut Cold {
+        &mut self.cold[p.index()]
+    }
+
+    /// Counts one more `c` for `p`.
+    #[inline(always)]
+    fn count(&mut self, p: TaskId, c: Counter) {
+        if self.hot(p).bump(c) {
+            self.cold(p).carry(c);
+        }
+    }
+
+    /// The count of `c` for the task at `index`.
+    fn counted(&self, index: usize, c: Counter) -> u64 {
+        let t = &self.hot[index];
+        let low = match c {
+            Counter::Wakeups => t.wakeups,
+            Counter::Activations => t.activations,
+            Counter::Preemptions => t.preemptions,
+            Counter::Migrations => u32::from(t.migrations),
+        };
+        self.cold[index].carried(c) + u64::from(low)
     }
 
     /// `policy`'s index in [`MetricsSink::policies`], added if new. Out of line: inlined, it
@@ -398,24 +527,48 @@ impl MetricsSink {
         u8::try_from(i).expect("at most 256 distinct policy names")
     }
 
-    /// The policy of task `t`.
-    pub fn policy(&self, t: &TaskStats) -> &'static str {
-        self.policies[usize::from(t.policy)]
+    /// The policy of the task at `index`.
+    fn policy(&self, index: usize) -> &'static str {
+        self.policies[usize::from(self.cold[index].policy)]
     }
 
-    /// Move a task to a new residency, charging the time spent in the old one.
-    fn transition(&mut self, p: TaskId, to: Residency, now: u64) {
-        let t = self.task(p);
-        let spent = now - t.since;
-        match t.residency {
-            Residency::Running => t.run_ns += spent,
-            Residency::Runnable => t.runnable_ns += spent,
-            Residency::Sleeping => t.sleep_ns += spent,
-            Residency::Blocked => t.blocked_ns += spent,
-            Residency::NotStarted | Residency::Dead => {}
-        }
-        t.residency = to;
-        t.since = now;
+    /// A new task's figures. Out of line: a `Hot` built in place wants a 64-byte aligned stack
+    /// slot, and inlined, that made every event realign the stack.
+    #[inline(never)]
+    fn add_task(&mut self, now: u64, task: TaskId, name: &str, policy: &'static str, prio: i32) {
+        debug_assert_eq!(task.index(), self.hot.len());
+        self.names.push_str(name);
+        self.name_ends.push(self.names.len());
+        let policy = self.policy_id(policy);
+        self.hot.push(Hot {
+            since: now,
+            waking_at: 0,
+            run_ns: 0,
+            runnable_ns: 0,
+            blocked_ns: 0,
+            sleep_ns: 0,
+            wakeups: 0,
+            activations: 0,
+            preemptions: 0,
+            migrations: 0,
+            residency: Residency::NotStarted,
+            flags: 0,
+        });
+        self.wakeup_latency.push(Latency::default());
+        self.cold.push(Cold {
+            tid: task.pid(),
+            prio,
+            policy,
+            exited: false,
+            contending_mutex: 0,
+            exit_ns: 0,
+            contending_since: 0,
+            deadline_misses: 0,
+            proxy_migrations: 0,
+            donated_ns: 0,
+            proxied_ns: 0,
+            carries: None,
+        });
     }
 
     /// A new (curr, donor) pair on `cpu` from `now`: charge the interval that ends to the
@@ -429,8 +582,8 @@ impl MetricsSink {
         if let (Some(p), Some(d)) = (old_curr, old_donor) {
             if p != d {
                 let spent = now - since;
-                self.task(d).donated_ns += spent;
-                self.task(p).proxied_ns += spent;
+                self.cold(d).donated_ns += spent;
+                self.cold(p).proxied_ns += spent;
             }
         }
     }
@@ -458,9 +611,9 @@ impl MetricsSink {
     /// Close every open interval at `end_ns`.
     pub fn finish(&mut self, end_ns: u64) {
         self.end_ns = end_ns;
-        for i in 0..self.tasks.len() {
-            let r = self.tasks[i].residency;
-            self.transition(TaskId(i as u32), r, end_ns);
+        for i in 0..self.hot.len() {
+            let t = &mut self.hot[i];
+            t.transition(t.residency, end_ns);
         }
         for cpu in 0..self.cpus.len() {
             let (curr, donor) = (self.cpus[cpu].curr, self.cpus[cpu].donor);
@@ -512,50 +665,21 @@ impl Sink for MetricsSink {
                 name,
                 policy,
                 prio,
-            } => {
-                debug_assert_eq!(task.index(), self.tasks.len());
-                self.names.push_str(name);
-                self.name_ends.push(self.names.len());
-                let policy = self.policy_id(policy);
-                self.tasks.push(TaskStats {
-                    tid: task.pid(),
-                    policy,
-                    prio: *prio,
-                    exit_ns: 0,
-                    exited: false,
-                    run_ns: 0,
-                    runnable_ns: 0,
-                    blocked_ns: 0,
-                    sleep_ns: 0,
-                    donated_ns: 0,
-                    proxied_ns: 0,
-                    wakeups: 0,
-                    wakeup_latency: Distribution::default(),
-                    activations: 0,
-                    deadline_misses: 0,
-                    migrations: 0,
-                    proxy_migrations: 0,
-                    preemptions: 0,
-                    residency: Residency::NotStarted,
-                    since: now,
-                    waking_at: 0,
-                    waking: false,
-                    contending_mutex: 0,
-                    contending_since: 0,
-                    contending: false,
-                });
-            }
+            } => self.add_task(now, *task, name, policy, *prio),
             Event::SchedWakeupNew { task, .. } => {
-                self.transition(*task, Residency::Runnable, now);
+                self.hot(*task).transition(Residency::Runnable, now);
             }
             Event::SchedWaking { task, .. } => {
-                let t = self.task(*task);
-                t.wakeups += 1;
+                let t = self.hot(*task);
+                let wrapped = t.bump(Counter::Wakeups);
                 // A task woken before it left its CPU has no wakeup latency.
                 if matches!(t.residency, Residency::Sleeping | Residency::Blocked) {
                     t.waking_at = now;
-                    t.waking = true;
-                    self.transition(*task, Residency::Runnable, now);
+                    t.flags |= WAKING;
+                    t.transition(Residency::Runnable, now);
+                }
+                if wrapped {
+                    self.cold(*task).carry(Counter::Wakeups);
                 }
             }
             Event::SchedSwitch {
@@ -568,23 +692,29 @@ impl Sink for MetricsSink {
             } => {
                 self.set_context(*cpu as usize, *next, *donor, now);
                 if let Some(p) = *prev {
+                    let t = self.hot(p);
+                    let mut wrapped = false;
                     let to = match prev_state {
                         PrevState::Preempted => {
-                            self.task(p).preemptions += 1;
+                            wrapped = t.bump(Counter::Preemptions);
                             Residency::Runnable
                         }
                         PrevState::Sleeping => Residency::Sleeping,
                         PrevState::BlockedOnMutex => Residency::Blocked,
                         PrevState::Dead => Residency::Dead,
                     };
-                    self.transition(p, to, now);
+                    t.transition(to, now);
+                    if wrapped {
+                        self.cold(p).carry(Counter::Preemptions);
+                    }
                 }
                 if let Some(n) = *next {
-                    self.transition(n, Residency::Running, now);
-                    let t = self.task(n);
-                    if t.waking {
-                        t.waking = false;
-                        t.wakeup_latency.record(now - t.waking_at);
+                    let t = self.hot(n);
+                    t.transition(Residency::Running, now);
+                    if t.flags & WAKING != 0 {
+                        t.flags &= !WAKING;
+                        let latency = now - t.waking_at;
+                        self.wakeup_latency[n.index()].0.record(latency);
                     }
                 }
                 let c = &mut self.cpus[*cpu as usize];
@@ -603,8 +733,8 @@ impl Sink for MetricsSink {
             }
             // `ReturnMigrate` comes with a `SchedMigrateTask` for the same move and is counted
             // there; `ProxyMigrate` comes with one too and is counted in both.
-            Event::SchedMigrateTask { task, .. } => self.task(*task).migrations += 1,
-            Event::ProxyMigrate { task, .. } => self.task(*task).proxy_migrations += 1,
+            Event::SchedMigrateTask { task, .. } => self.count(*task, Counter::Migrations),
+            Event::ProxyMigrate { task, .. } => self.cold(*task).proxy_migrations += 1,
             Event::MutexNew { mutex, name } => {
                 self.mutexes.insert(
                     *mutex,
@@ -620,19 +750,21 @@ impl Sink for MetricsSink {
                 );
             }
             Event::LockContend { task, mutex, .. } => {
-                let t = self.task(*task);
+                self.hot(*task).flags |= CONTENDING;
+                let t = self.cold(*task);
                 t.contending_mutex = *mutex;
                 t.contending_since = now;
-                t.contending = true;
                 if let Some(m) = self.mutexes.get_mut(mutex) {
                     m.contended += 1;
                 }
             }
             Event::LockAcquire { task, mutex } => {
-                let t = self.task(*task);
-                let waited = if t.contending && t.contending_mutex == *mutex {
-                    t.contending = false;
-                    Some(now - t.contending_since)
+                let i = task.index();
+                let c = &self.cold[i];
+                let waited = if self.hot[i].flags & CONTENDING != 0 && c.contending_mutex == *mutex
+                {
+                    self.hot[i].flags &= !CONTENDING;
+                    Some(now - c.contending_since)
                 } else {
                     None
                 };
@@ -660,20 +792,20 @@ impl Sink for MetricsSink {
                 mutexes: mutexes.clone(),
             }),
             Event::SchedProcessExit { task, .. } => {
-                let t = self.task(*task);
+                let t = self.cold(*task);
                 t.exit_ns = now;
                 t.exited = true;
             }
             Event::SchedSetattr { task, policy, prio } => {
                 let policy = self.policy_id(policy);
-                let t = self.task(*task);
+                let t = self.cold(*task);
                 t.policy = policy;
                 t.prio = *prio;
             }
-            Event::ActivationStart { task, .. } => self.task(*task).activations += 1,
+            Event::ActivationStart { task, .. } => self.count(*task, Counter::Activations),
             Event::ActivationEnd { task, missed, .. } => {
                 if *missed {
-                    self.task(*task).deadline_misses += 1;
+                    self.cold(*task).deadline_misses += 1;
                 }
             }
             Event::Warning { message } => self.warnings.push(message.clone()),
@@ -806,34 +938,34 @@ impl MetricsDoc {
             config,
             end_ns: sink.end_ns,
             events,
-            tasks: sink
-                .tasks
-                .iter()
-                .enumerate()
-                .map(|(i, t)| TaskDoc {
-                    name: sink.name(i).unwrap_or_default().to_string(),
-                    tid: t.tid,
-                    policy: sink.policy(t),
-                    prio: t.prio,
-                    exit_ns: t.exit_ns(),
-                    run_ns: t.run_ns,
-                    runnable_ns: t.runnable_ns,
-                    blocked_ns: t.blocked_ns,
-                    sleep_ns: t.sleep_ns,
-                    donated_ns: t.donated_ns,
-                    proxied_ns: t.proxied_ns,
-                    wakeups: t.wakeups,
-                    wakeup_latency_ns: Percentiles3 {
-                        p50: t.wakeup_latency.quantile(0.50),
-                        p90: t.wakeup_latency.quantile(0.90),
-                        p99: t.wakeup_latency.quantile(0.99),
-                        max: t.wakeup_latency.max(),
-                    },
-                    activations: t.activations,
-                    deadline_misses: t.deadline_misses,
-                    migrations: t.migrations,
-                    proxy_migrations: t.proxy_migrations,
-                    preemptions: t.preemptions,
+            tasks: (0..sink.nr_tasks())
+                .map(|i| {
+                    let (t, c, latency) = (&sink.hot[i], &sink.cold[i], &sink.wakeup_latency[i].0);
+                    TaskDoc {
+                        name: sink.name(i).unwrap_or_default().to_string(),
+                        tid: c.tid,
+                        policy: sink.policy(i),
+                        prio: c.prio,
+                        exit_ns: c.exited.then_some(c.exit_ns),
+                        run_ns: t.run_ns,
+                        runnable_ns: t.runnable_ns,
+                        blocked_ns: t.blocked_ns,
+                        sleep_ns: t.sleep_ns,
+                        donated_ns: c.donated_ns,
+                        proxied_ns: c.proxied_ns,
+                        wakeups: sink.counted(i, Counter::Wakeups),
+                        wakeup_latency_ns: Percentiles3 {
+                            p50: latency.quantile(0.50),
+                            p90: latency.quantile(0.90),
+                            p99: latency.quantile(0.99),
+                            max: latency.max(),
+                        },
+                        activations: sink.counted(i, Counter::Activations),
+                        deadline_misses: c.deadline_misses,
+                        migrations: sink.counted(i, Counter::Migrations),
+                        proxy_migrations: c.proxy_migrations,
+                        preemptions: sink.counted(i, Counter::Preemptions),
+                    }
                 })
                 .collect(),
             cpus: sink
@@ -940,7 +1072,12 @@ fn pretty_json(doc: &impl Serialize) -> String {
 mod tests {
     use std::collections::BTreeMap;
 
-    use super::{highest_of, index_of, lowest_of, Distribution, TaskStats, MAX_INDEX};
+    use proxysched_trace::{Event, PrevState, Sink, TaskId, WakeReason};
+
+    use super::{
+        highest_of, index_of, lowest_of, Cold, ConfigDoc, CpuStats, Distribution, Hot, Latency,
+        MetricsDoc, MetricsSink, MAX_INDEX,
+    };
 
     /// The distribution as it was first written (a sorted map of bucket to u64 count), to
     /// hold the packed one to the same figures.
@@ -1109,7 +1246,93 @@ mod tests {
     #[test]
     fn task_figures_stay_small() {
         assert_eq!(std::mem::size_of::<Distribution>(), 32);
-        assert_eq!(std::mem::size_of::<TaskStats>(), 184);
+        assert_eq!(std::mem::size_of::<Hot>(), 64);
+        assert_eq!(std::mem::align_of::<Hot>(), 64);
+        assert_eq!(std::mem::size_of::<Cold>(), 72);
+        assert_eq!(std::mem::size_of::<Latency>(), 32);
+        assert_eq!(std::mem::size_of::<CpuStats>(), 64);
+    }
+
+    /// The counters [`Hot`] keeps narrow report every count, past their width too.
+    #[test]
+    fn narrow_counters_stay_exact_past_their_width() {
+        let p = TaskId(0);
+        let mut sink = MetricsSink::new(1);
+        let task_new = Event::TaskNew {
+            task: p,
+            name: "t".into(),
+            policy: "SCHED_OTHER",
+            prio: 120,
+        };
+        sink.record(0, &task_new);
+        let migrate = Event::SchedMigrateTask {
+            task: p,
+            prio: 120,
+            orig_cpu: 0,
+            dest_cpu: 0,
+        };
+        let waking = Event::SchedWaking {
+            task: p,
+            prio: 120,
+            target_cpu: 0,
+            reason: WakeReason::Sleep,
+        };
+        let activation = Event::ActivationStart {
+            task: p,
+            release_ns: 0,
+            deadline_ns: None,
+        };
+        let preempted = Event::SchedSwitch {
+            cpu: 0,
+            prev: Some(p),
+            prev_prio: 120,
+            prev_state: PrevState::Preempted,
+            next: None,
+            next_prio: 120,
+            donor: None,
+        };
+        // 16 bits wrap for real, twice.
+        let migrations = (2 << 16) + 3;
+        for _ in 0..migrations {
+            sink.record(1, &migrate);
+        }
+        // 32 bits would take billions of events: start just short of the wrap, and wrap the
+        // wakeups twice.
+        let t = &mut sink.hot[0];
+        (t.wakeups, t.activations, t.preemptions) = (u32::MAX - 1, u32::MAX, u32::MAX - 1);
+        for e in [
+            &waking,
+            &waking,
+            &waking,
+            &activation,
+            &preempted,
+            &preempted,
+        ] {
+            sink.record(2, e);
+        }
+        sink.hot[0].wakeups = u32::MAX;
+        sink.record(3, &waking);
+        sink.finish(4);
+        let config = ConfigDoc {
+            cpus: 1,
+            inherit: "none",
+            proxy_level: "full",
+            hz: 1000,
+            seed: 1,
+            duration_ns: None,
+            switch_cost_ns: 0,
+            migration_cost_ns: 0,
+            ipi_latency_ns: 0,
+            rt_throttling: true,
+            hrtick_dl: false,
+        };
+        let doc = MetricsDoc::build(config, &sink, 0, &[]);
+        let t = &doc.tasks[0];
+        let wrap = 1u64 << 32;
+        assert_eq!(t.migrations, migrations);
+        assert_eq!(t.wakeups, 2 * wrap);
+        assert_eq!(t.activations, wrap);
+        assert_eq!(t.preemptions, wrap);
     }
 
     #[test]
