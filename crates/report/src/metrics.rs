@@ -629,33 +629,30 @@ impl MetricsSink {
     }
 }
 
-impl MetricsSink {
+impl Sink for MetricsSink {
     /// The kinds `record` looks at: keep it in step with the match there (the test
     /// `metrics_from_the_wanted_kinds_equal_metrics_from_the_whole_stream` checks).
-    const WANTS: EventKinds = EventKinds::of(&[
-        EventKind::TaskNew,
-        EventKind::SchedWakeupNew,
-        EventKind::SchedWaking,
-        EventKind::SchedSwitch,
-        EventKind::SchedDonor,
-        EventKind::SchedMigrateTask,
-        EventKind::ProxyMigrate,
-        EventKind::MutexNew,
-        EventKind::LockContend,
-        EventKind::LockAcquire,
-        EventKind::LockRelease,
-        EventKind::Deadlock,
-        EventKind::SchedProcessExit,
-        EventKind::SchedSetattr,
-        EventKind::ActivationStart,
-        EventKind::ActivationEnd,
-        EventKind::Warning,
-    ]);
-}
-
-impl Sink for MetricsSink {
     fn wants(&self) -> EventKinds {
-        Self::WANTS
+        const WANTS: EventKinds = EventKinds::of(&[
+            EventKind::TaskNew,
+            EventKind::SchedWakeupNew,
+            EventKind::SchedWaking,
+            EventKind::SchedSwitch,
+            EventKind::SchedDonor,
+            EventKind::SchedMigrateTask,
+            EventKind::ProxyMigrate,
+            EventKind::MutexNew,
+            EventKind::LockContend,
+            EventKind::LockAcquire,
+            EventKind::LockRelease,
+            EventKind::Deadlock,
+            EventKind::SchedProcessExit,
+            EventKind::SchedSetattr,
+            EventKind::ActivationStart,
+            EventKind::ActivationEnd,
+            EventKind::Warning,
+        ]);
+        WANTS
     }
 
     fn record(&mut self, now: u64, event: &Event) {

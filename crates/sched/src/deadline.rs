@@ -362,7 +362,7 @@ impl DlSchedClass {
             dl.enqueue_pushable(p, se);
         }
         dl.dl_nr_running += 1;
-        s.cpudl_earliest[cpu] = dl.leftmost.map_or(0, |(d, ..)| d);
+        Self::update_cpudl(s, cpu);
         Self::update_overload(s, cpu);
     }
 
@@ -375,7 +375,7 @@ impl DlSchedClass {
             dl.dl_nr_running -= 1;
             se.on_dl_rq = false;
             dl.dequeue_pushable(p, se);
-            s.cpudl_earliest[cpu] = dl.leftmost.map_or(0, |(d, ..)| d);
+            Self::update_cpudl(s, cpu);
         }
         Self::update_overload(s, cpu);
     }
@@ -394,6 +394,11 @@ impl DlSchedClass {
         } else {
             dl.dequeue_pushable(p, &mut t.dl);
         }
+    }
+
+    /// cpudl records the deadline at the front of `cpu`'s EDF queue.
+    fn update_cpudl(s: &mut Sched, cpu: usize) {
+        s.cpudl_earliest[cpu] = s.rqs[cpu].dl.leftmost.map_or(0, |(d, ..)| d);
     }
 
     fn update_overload(s: &mut Sched, cpu: usize) {

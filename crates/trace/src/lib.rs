@@ -326,6 +326,9 @@ impl Event {
     }
 }
 
+// One bit per kind in `EventKinds` (`RtappEvent` is the last kind).
+const _: () = assert!((EventKind::RtappEvent as u32) < u64::BITS);
+
 /// A set of [`EventKind`]s: what a sink consumes. Producers skip building the events no sink
 /// of a run wants, so a run without a trace pays nothing for tracepoints only a trace shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
