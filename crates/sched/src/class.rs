@@ -7,8 +7,11 @@
 //! - `pick_task`: only looks; the running task is still `rq.donor` and still queued if it is
 //!   runnable. `put_prev_task(prev)` + `set_next_task(next)` follow only when next != prev.
 //! - `update_curr`: charge `delta_ns` of execution to the scheduling context `p`.
-//! - `balance`: before picking, after `prev` was put; pull work if this class would otherwise
-//!   run nothing better. Returns true if this class or a higher one has a runnable task.
+//! - `balance`: before picking, while `prev` is put; pull work if `prev` left this class's
+//!   queue and took the best of it along. Returns true if this class or a higher one has a
+//!   runnable task.
+//! - `switched_from`/`prio_changed`: a queued task's attributes or effective prio changed
+//!   (`check_class_changed()`), it is back on its queue; pull what it no longer outranks.
 
 use crate::attr::ClassId;
 use crate::core::Sched;
@@ -49,10 +52,16 @@ pub trait SchedClass: Sync {
     fn task_tick(&self, s: &mut Sched, cpu: usize, p: TaskId);
     /// The CPU a waking (`fork` = new) task should be queued on.
     fn select_task_rq(&self, s: &Sched, p: TaskId, prev_cpu: usize, fork: bool) -> usize;
-    fn balance(&self, s: &mut Sched, cpu: usize) -> bool;
+    /// `balance()` while `prev`, the donor `cpu` is putting, still holds it: pull work this
+    /// class lost with `prev`, then say whether this class (or one above) has work.
+    fn balance(&self, s: &mut Sched, cpu: usize, prev: TaskId) -> bool;
     /// After `p` was woken onto `cpu` (`task_woken`) or after a schedule on `cpu`
     /// (`balance_callback`): push what cannot run here.
     fn push_tasks(&self, _s: &mut Sched, _cpu: usize) {}
+    /// The queued task `p` of `cpu` has just left this class.
+    fn switched_from(&self, _s: &mut Sched, _cpu: usize, _p: TaskId) {}
+    /// The queued task `p` of `cpu` stayed in this class with new attributes or prio.
+    fn prio_changed(&self, _s: &mut Sched, _cpu: usize, _p: TaskId, _old_prio: i32) {}
 }
 
 pub fn class(id: ClassId) -> &'static dyn SchedClass {

@@ -513,7 +513,8 @@ impl Sched {
                 self.put_prev_task(cpu, p);
             }
         }
-        let old_class = self.tasks[p.index()].class();
+        let old_prio = self.tasks[p.index()].prio;
+        let old_class = ClassId::of_prio(old_prio);
         f(self);
         if self.tasks[p.index()].class() == ClassId::Rt && old_class != ClassId::Rt {
             self.tasks[p.index()].rt.time_slice = rr_timeslice_ticks(self.cfg.hz);
@@ -522,6 +523,12 @@ impl Sched {
             self.enqueue_task(cpu, p, ENQUEUE_RESTORE);
             if running {
                 self.set_next_task(cpu, p);
+            }
+            let new_class = self.tasks[p.index()].class();
+            if new_class != old_class {
+                class(old_class).switched_from(self, cpu, p);
+            } else {
+                class(new_class).prio_changed(self, cpu, p, old_prio);
             }
             // Anything may now deserve the CPU more (or less) than this task.
             self.resched_curr(cpu);
@@ -797,7 +804,7 @@ impl Sched {
         if let Some(p) = prev_donor {
             let pc = self.tasks[p.index()].class();
             for c in ClassId::ALL.into_iter().filter(|&c| c >= pc) {
-                if class(c).balance(self, cpu) {
+                if class(c).balance(self, cpu, p) {
                     break;
                 }
             }

@@ -709,11 +709,30 @@ impl SchedClass for DlSchedClass {
         target
     }
 
-    fn balance(&self, s: &mut Sched, cpu: usize) -> bool {
-        if !s.dl_overload.is_empty() {
+    fn balance(&self, s: &mut Sched, cpu: usize, prev: TaskId) -> bool {
+        // `need_pull_dl_task()`: only a DL prev that left the EDF queue (it slept, blocked or
+        // was throttled) can leave room for an earlier deadline from elsewhere. A prev that
+        // was preempted is still queued, behind the task that preempted it.
+        let prev = &s.tasks[prev.index()];
+        if !prev.dl.on_dl_rq && prev.class() == ClassId::Deadline && !s.dl_overload.is_empty() {
             Self::pull_dl_task(s, cpu);
         }
         s.rqs[cpu].dl.dl_nr_running > 0
+    }
+
+    fn switched_from(&self, s: &mut Sched, cpu: usize, _p: TaskId) {
+        // `switched_from_dl()`: the last DL task of this CPU left the class.
+        if s.rqs[cpu].dl.dl_nr_running == 0 {
+            Self::pull_dl_task(s, cpu);
+        }
+    }
+
+    fn prio_changed(&self, s: &mut Sched, cpu: usize, _p: TaskId, _old_prio: i32) {
+        // `prio_changed_dl()`: the old deadline is gone, so whether it rose or fell is not
+        // known; a CPU with no DL task to spare pulls.
+        if !s.dl_overload.test(cpu) {
+            Self::pull_dl_task(s, cpu);
+        }
     }
 
     fn push_tasks(&self, s: &mut Sched, cpu: usize) {

@@ -400,7 +400,7 @@ impl SchedClass for FairSchedClass {
         }
     }
 
-    fn balance(&self, s: &mut Sched, cpu: usize) -> bool {
+    fn balance(&self, s: &mut Sched, cpu: usize, _prev: TaskId) -> bool {
         if s.rqs[cpu].nr_running() > 0 {
             return true;
         }

@@ -353,12 +353,32 @@ impl SchedClass for RtSchedClass {
         target
     }
 
-    fn balance(&self, s: &mut Sched, cpu: usize) -> bool {
-        if !s.rt_overload.is_empty() {
+    fn balance(&self, s: &mut Sched, cpu: usize, prev: TaskId) -> bool {
+        // `need_pull_rt_task()`: pull only if prev left the RT lists and this CPU's best RT
+        // prio is now below prev's (a DL prev counts as above every RT prio).
+        let prev_prio = s.tasks[prev.index()].prio;
+        let lowered = s.rqs[cpu].rt.highest_prio().unwrap_or(MAX_RT_PRIO) > prev_prio;
+        if !s.rt_nodes.on_list(prev) && lowered && !s.rt_overload.is_empty() {
             Self::pull_rt_task(s, cpu);
         }
         s.rqs[cpu].dl.dl_nr_running > 0
             || (s.rqs[cpu].rt.rt_nr_running > 0 && !s.rqs[cpu].rt.rt_throttled)
+    }
+
+    fn switched_from(&self, s: &mut Sched, cpu: usize, _p: TaskId) {
+        // `switched_from_rt()`: the last RT task of this CPU left the class.
+        if s.rqs[cpu].rt.rt_nr_running == 0 {
+            Self::pull_rt_task(s, cpu);
+        }
+    }
+
+    fn prio_changed(&self, s: &mut Sched, cpu: usize, p: TaskId, old_prio: i32) {
+        // `prio_changed_rt()`: the running task lowered its prio; another CPU's waiting task
+        // may now beat it.
+        let lowered = old_prio < s.tasks[p.index()].prio;
+        if lowered && s.rqs[cpu].donor == Some(p) && !s.rt_overload.is_empty() {
+            Self::pull_rt_task(s, cpu);
+        }
     }
 
     fn push_tasks(&self, s: &mut Sched, cpu: usize) {

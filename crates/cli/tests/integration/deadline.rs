@@ -171,3 +171,47 @@ fn a_job_needing_exactly_its_runtime_finishes_before_a_pull_at_that_instant() {
         .all(|&(_, _, s)| s == proxysched_trace::PrevState::Sleeping));
     assert_eq!(task(&m, "a").wakeups, 9);
 }
+
+#[test]
+fn a_cpu_whose_running_task_stays_queued_does_not_pull() {
+    // Two CPUs (as Linux's `balance_dl()`: only a DL prev that left the EDF queue pulls).
+    // z1 and z2 hold both CPUs until 9 and 9.5 ms, so `a` (deadline 10 ms) starts on CPU 0 at
+    // 9 ms and is still running when its budget runs out at 14 ms, past the start of its next
+    // period: no replenishment timer can be armed in the past, so it is replenished at once
+    // (deadline 20 ms) and stays queued. x woke at 11 ms with deadline 18 ms, when both CPUs
+    // ran earlier deadlines (a, and b until 14.6 ms on CPU 1), so it waits on CPU 1.
+    // CPU 0's reschedule at 14 ms must not pull x although x's deadline is now earlier than
+    // a's: prev (a) never left the queue. x runs on CPU 1 when b is done; a finishes on CPU 0.
+    let json = r#"{ "tasks": {
+        "z1": { "policy": "SCHED_DEADLINE", "dl-runtime": 9000, "dl-deadline": 9000,
+                "dl-period": 100000, "run": 9000,
+                "timer": { "ref": "t_z1", "period": 100000, "mode": "absolute" } },
+        "z2": { "policy": "SCHED_DEADLINE", "dl-runtime": 9500, "dl-deadline": 9500,
+                "dl-period": 100000, "run": 9500,
+                "timer": { "ref": "t_z2", "period": 100000, "mode": "absolute" } },
+        "a": { "policy": "SCHED_DEADLINE", "dl-runtime": 5000, "dl-period": 10000, "run": 6000,
+               "timer": { "ref": "t_a", "period": 100000, "mode": "absolute" } },
+        "b": { "policy": "SCHED_DEADLINE", "dl-runtime": 5000, "dl-period": 5400,
+               "delay": 9600, "run": 5000,
+               "timer": { "ref": "t_b", "period": 5400, "mode": "absolute" } },
+        "x": { "policy": "SCHED_DEADLINE", "dl-runtime": 1500, "dl-period": 7000,
+               "delay": 11000, "run": 1500,
+               "timer": { "ref": "t_x", "period": 7000, "mode": "absolute" } } } }"#;
+    let (m, ev) = run_traced(json, overrides(2, 17 * MS));
+    let sw: Vec<_> = switches(&m, &ev)
+        .into_iter()
+        .filter(|&(at, _, _)| at >= 14 * MS)
+        .collect();
+    let expected = [
+        (14_600_000, 1, "x"),
+        (15_000_000, 0, "idle"),
+        // b's next job, released at 15 ms, goes to the CPU a left idle.
+        (15_000_000, 0, "b"),
+        (16_100_000, 1, "idle"),
+    ];
+    let expected: Vec<_> = expected
+        .iter()
+        .map(|&(at, cpu, name)| (at, cpu, name.to_string()))
+        .collect();
+    assert_eq!(sw, expected);
+}

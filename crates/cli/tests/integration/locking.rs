@@ -421,3 +421,41 @@ fn locking_a_held_mutex_again_is_a_deadlock_of_one() {
         assert_eq!(m.deadlocks[0].tasks, ["t"]);
     }
 }
+
+#[test]
+fn a_cpu_whose_owner_loses_its_rt_boost_pulls_waiting_rt_work_at_once() {
+    // Two CPUs, priority inheritance. o (fair, CPU 1) holds m; w (FIFO 60, CPU 1) blocks on it
+    // at 1 ms and boosts o to RT. r (FIFO 10) wakes at 2 ms on CPU 0 behind h (FIFO 50,
+    // CPU 0) and cannot go to CPU 1, where the boosted o runs. At 3 ms o unlocks and drops
+    // back to fair: CPU 1 has no RT task left, and Linux's `switched_from_rt()` pulls r there
+    // at that instant (w then preempts it when it takes m). Without the hook r would wait for
+    // the next reschedule that pulls: w's sleep at 4 ms.
+    let json = r#"{ "tasks": {
+        "o": { "policy": "SCHED_OTHER", "cpus": [1], "lock": "m", "run": 3000, "unlock": "m",
+               "sleep": 100000 },
+        "w": { "policy": "SCHED_FIFO", "priority": 60, "cpus": [1], "delay": 1000, "lock": "m",
+               "run": 1000, "unlock": "m", "sleep": 100000 },
+        "h": { "policy": "SCHED_FIFO", "priority": 50, "cpus": [0], "delay": 500, "run": 10000,
+               "sleep": 100000 },
+        "r": { "policy": "SCHED_FIFO", "priority": 10, "phases": {
+                 "start": { "cpus": [0], "run": 100 },
+                 "work": { "sleep": 1900, "run": 1000, "sleep2": 100000 } } } } }"#;
+    let (m, ev) = run_traced(
+        json,
+        with_inherit(overrides(2, 12 * MS), proxysched_sched::Inherit::Pi),
+    );
+    let r_moves: Vec<_> = ev
+        .iter()
+        .filter_map(|(at, e)| match e {
+            proxysched_trace::Event::SchedMigrateTask {
+                task,
+                orig_cpu,
+                dest_cpu,
+                ..
+            } if m.tasks[task.index()].name == "r" => Some((*at, *orig_cpu, *dest_cpu)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(r_moves, [(3 * MS, 0, 1)]);
+    assert!(switches(&m, &ev).contains(&(4 * MS, 1, "r".to_string())));
+}
