@@ -50,9 +50,7 @@ impl Sched {
         }
         for (cpu, rq) in self.rqs.iter().enumerate() {
             self.check_timeline(cpu)?;
-            rq.dl
-                .check_cached_keys()
-                .map_err(|e| format!("cpu{cpu}: {e}"))?;
+            rq.dl.check_order().map_err(|e| format!("cpu{cpu}: {e}"))?;
             let earliest = rq
                 .dl
                 .queued()

@@ -5,7 +5,7 @@
 //! budget, as in Linux by default; `SchedConfig::hrtick_dl` enforces it to the nanosecond
 //! instead (the `HRTICK_DL` feature).
 
-use std::collections::BTreeSet;
+use std::collections::VecDeque;
 
 use crate::attr::{to_ratio, ClassId, SchedAttr, BW_SHIFT};
 use crate::class::{
@@ -109,85 +109,99 @@ impl SchedDlEntity {
 /// A task's place on an EDF queue: absolute deadline, then queueing order.
 type DlKey = (u64, u64, TaskId);
 
+/// Keys in ascending order, in a ring buffer: what the kernel's rbtrees hold, for the
+/// handful of tasks a CPU has queued. The first keys are read in place (the rbtree's cached
+/// leftmost), and the common changes are at the ends: the earliest leaves when it sleeps or
+/// is pushed, a new job's deadline is usually the latest. `VecDeque` shifts whichever side
+/// is shorter, so those cost no more than a tree's rebalancing, with no node to allocate
+/// and one buffer to read.
+#[derive(Debug, Default)]
+struct SortedKeys(VecDeque<DlKey>);
+
+impl SortedKeys {
+    fn insert(&mut self, key: DlKey) {
+        let at = self.0.partition_point(|&k| k < key);
+        self.0.insert(at, key);
+    }
+
+    /// False if `key` was not there.
+    fn remove(&mut self, key: DlKey) -> bool {
+        match self.0.binary_search(&key) {
+            Ok(at) => {
+                self.0.remove(at);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> Option<DlKey> {
+        self.0.get(i).copied()
+    }
+
+    fn tasks(&self) -> impl Iterator<Item = TaskId> + '_ {
+        self.0.iter().map(|&(_, _, p)| p)
+    }
+
+    fn is_sorted(&self) -> bool {
+        self.0.iter().zip(self.0.iter().skip(1)).all(|(a, b)| a < b)
+    }
+}
+
 /// `dl_rq`: the EDF queue of one CPU (the running DL task stays in it).
 #[derive(Debug, Default)]
 pub struct DlRq {
-    queue: BTreeSet<DlKey>,
-    /// The queue's first key (the rbtree's cached leftmost, `earliest_dl.curr`): picks,
-    /// preemption checks and pulls read it far more often than the queue changes.
-    leftmost: Option<DlKey>,
+    queue: SortedKeys,
     next_seq: u64,
     pub dl_nr_running: u32,
     /// `pushable_dl_tasks_root`: the queued tasks that might run elsewhere (see
     /// `Sched::may_be_pushable`), keyed as on the EDF queue, so the first one push/pull
-    /// accepts is the one a walk of the whole queue would accept.
-    pushable_tasks: BTreeSet<DlKey>,
-    /// The pushable tree's first two keys. Unlike Linux's tree, ours keeps the running task,
-    /// so the second key plays the part of `earliest_dl.next`: a bound that lets a pull skip
-    /// this runqueue without walking its tree.
-    pushable_head: [Option<DlKey>; 2],
+    /// accepts is the one a walk of the whole queue would accept. Unlike Linux's tree, ours
+    /// keeps the running task, so its second key plays the part of `earliest_dl.next`.
+    pushable_tasks: SortedKeys,
 }
 
 impl DlRq {
     /// Earliest deadline queued here (`dl_rq->earliest_dl.curr`).
     #[inline]
     pub fn earliest(&self) -> Option<(u64, TaskId)> {
-        self.leftmost.map(|(d, _, p)| (d, p))
+        self.queue.get(0).map(|(d, _, p)| (d, p))
     }
 
     pub fn queued(&self) -> impl Iterator<Item = TaskId> + '_ {
-        self.queue.iter().map(|&(_, _, p)| p)
+        self.queue.tasks()
     }
 
     /// The pushable tree, earliest deadline first.
     pub fn pushable(&self) -> impl Iterator<Item = TaskId> + '_ {
-        self.pushable_tasks.iter().map(|&(_, _, p)| p)
+        self.pushable_tasks.tasks()
     }
 
     fn enqueue(&mut self, key: DlKey) {
         self.queue.insert(key);
-        if self.leftmost.is_none_or(|l| key < l) {
-            self.leftmost = Some(key);
-        }
     }
 
     /// False if `key` was not queued.
     fn dequeue(&mut self, key: DlKey) -> bool {
-        if !self.queue.remove(&key) {
-            return false;
-        }
-        if self.leftmost == Some(key) {
-            self.leftmost = self.queue.first().copied();
-        }
-        true
+        self.queue.remove(key)
     }
 
     /// `enqueue_pushable_dl_task()`.
     fn enqueue_pushable(&mut self, p: TaskId, dl_se: &mut SchedDlEntity) {
         debug_assert!(dl_se.on_dl_rq && !dl_se.pushable);
-        let key = (dl_se.deadline, dl_se.queue_seq, p);
-        self.pushable_tasks.insert(key);
+        self.pushable_tasks
+            .insert((dl_se.deadline, dl_se.queue_seq, p));
         dl_se.pushable = true;
-        match self.pushable_head {
-            [Some(first), _] if key > first => {
-                if self.pushable_head[1].is_none_or(|second| key < second) {
-                    self.pushable_head[1] = Some(key);
-                }
-            }
-            [first, _] => self.pushable_head = [Some(key), first],
-        }
     }
 
     /// `dequeue_pushable_dl_task()`; nothing if it is not in the tree.
     fn dequeue_pushable(&mut self, p: TaskId, dl_se: &mut SchedDlEntity) {
         if std::mem::take(&mut dl_se.pushable) {
-            let key = (dl_se.deadline, dl_se.queue_seq, p);
-            let removed = self.pushable_tasks.remove(&key);
+            let removed = self
+                .pushable_tasks
+                .remove((dl_se.deadline, dl_se.queue_seq, p));
             debug_assert!(removed, "pushable DL task not in the pushable tree");
-            if self.pushable_head.contains(&Some(key)) {
-                let mut head = self.pushable_tasks.iter().copied();
-                self.pushable_head = [head.next(), head.next()];
-            }
         }
     }
 
@@ -195,23 +209,20 @@ impl DlRq {
     /// is no such task). `curr` and `donor` never move, and only they can precede the
     /// second pushable key.
     fn pull_bound(&self, curr: Option<TaskId>, donor: Option<TaskId>) -> Option<u64> {
-        let [first, second] = self.pushable_head;
-        let (d, _, p) = first?;
+        let (d, _, p) = self.pushable_tasks.get(0)?;
         if Some(p) == curr || Some(p) == donor {
-            second.map(|(d, _, _)| d)
+            self.pushable_tasks.get(1).map(|(d, _, _)| d)
         } else {
             Some(d)
         }
     }
 
-    /// The cached keys agree with the trees; for `check_invariants`.
-    pub(crate) fn check_cached_keys(&self) -> Result<(), String> {
-        let mut head = self.pushable_tasks.iter().copied();
-        let expected = (self.queue.first().copied(), [head.next(), head.next()]);
-        if (self.leftmost, self.pushable_head) != expected {
+    /// Both queues are in key order; for `check_invariants`.
+    pub(crate) fn check_order(&self) -> Result<(), String> {
+        if !self.queue.is_sorted() || !self.pushable_tasks.is_sorted() {
             return Err(format!(
-                "DL queue caches (leftmost, pushable head) {:?}, the trees {expected:?}",
-                (self.leftmost, self.pushable_head)
+                "DL queues out of order: {:?}, pushable {:?}",
+                self.queue, self.pushable_tasks
             ));
         }
         Ok(())
@@ -398,7 +409,7 @@ impl DlSchedClass {
 
     /// cpudl records the deadline at the front of `cpu`'s EDF queue.
     fn update_cpudl(s: &mut Sched, cpu: usize) {
-        s.cpudl_earliest[cpu] = s.rqs[cpu].dl.leftmost.map_or(0, |(d, ..)| d);
+        s.cpudl_earliest[cpu] = s.rqs[cpu].dl.earliest().map_or(0, |(d, _)| d);
     }
 
     fn update_overload(s: &mut Sched, cpu: usize) {
