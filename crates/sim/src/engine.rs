@@ -192,15 +192,16 @@ impl<'a> Engine<'a> {
         self.run_pending()?;
         after_event(&self.sched);
         let limit = self.cfg.duration_ns;
-        while let Some(at) = self.queue.peek_time() {
+        // An event popped past the end is dropped with the rest of the queue.
+        while let Some(Fired {
+            at_ns: at,
+            ticket,
+            event: ev,
+        }) = self.queue.pop()
+        {
             if limit.is_some_and(|d| at >= d) || self.live_tasks == 0 {
                 break;
             }
-            let Fired {
-                at_ns: at,
-                ticket,
-                event: ev,
-            } = self.queue.pop().expect("peeked");
             debug_assert!(at >= self.now, "time went backwards");
             if at != self.now {
                 self.now = at;

@@ -175,7 +175,9 @@ impl EventQueue {
         entry.map(Entry::fired)
     }
 
-    pub fn peek_time(&self) -> Option<u64> {
+    /// The time of the next event (the engine pops and looks; tests peek).
+    #[cfg(test)]
+    fn peek_time(&self) -> Option<u64> {
         let tick = self.ticks.front().map(|e| e.at_ns);
         let other = self.heap.peek().map(|e| e.at_ns);
         match (tick, other) {
