@@ -64,10 +64,49 @@ pub trait SchedClass: Sync {
     fn prio_changed(&self, _s: &mut Sched, _cpu: usize, _p: TaskId, _old_prio: i32) {}
 }
 
-pub fn class(id: ClassId) -> &'static dyn SchedClass {
-    match id {
-        ClassId::Deadline => &DlSchedClass,
-        ClassId::Rt => &RtSchedClass,
-        ClassId::Fair => &FairSchedClass,
-    }
+/// The class `id` names. Its hooks are dispatched with a `match`, which the compiler inlines
+/// through, where calls through a `&dyn SchedClass` could not be: a tick, a pick or an
+/// enqueue goes through several hooks, most of them a few instructions long.
+#[inline]
+pub fn class(id: ClassId) -> Class {
+    Class(id)
+}
+
+/// A scheduling class, by its [`ClassId`]; see [`class`].
+#[derive(Clone, Copy, Debug)]
+pub struct Class(ClassId);
+
+/// `Class`'s hooks, each forwarded to the class's [`SchedClass`] implementation.
+macro_rules! dispatch {
+    ($(fn $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?;)*) => {
+        impl Class {
+            $(
+                #[inline]
+                pub fn $name(self, $($arg: $ty),*) $(-> $ret)? {
+                    match self.0 {
+                        ClassId::Deadline => DlSchedClass.$name($($arg),*),
+                        ClassId::Rt => RtSchedClass.$name($($arg),*),
+                        ClassId::Fair => FairSchedClass.$name($($arg),*),
+                    }
+                }
+            )*
+        }
+    };
+}
+
+dispatch! {
+    fn enqueue_task(s: &mut Sched, cpu: usize, p: TaskId, flags: u32);
+    fn dequeue_task(s: &mut Sched, cpu: usize, p: TaskId, flags: u32);
+    fn yield_task(s: &mut Sched, cpu: usize);
+    fn wakeup_preempt(s: &mut Sched, cpu: usize, p: TaskId);
+    fn pick_task(s: &mut Sched, cpu: usize) -> Option<TaskId>;
+    fn put_prev_task(s: &mut Sched, cpu: usize, p: TaskId);
+    fn set_next_task(s: &mut Sched, cpu: usize, p: TaskId);
+    fn update_curr(s: &mut Sched, cpu: usize, p: TaskId, delta_ns: u64);
+    fn task_tick(s: &mut Sched, cpu: usize, p: TaskId);
+    fn select_task_rq(s: &Sched, p: TaskId, prev_cpu: usize, fork: bool) -> usize;
+    fn balance(s: &mut Sched, cpu: usize, prev: TaskId) -> bool;
+    fn push_tasks(s: &mut Sched, cpu: usize);
+    fn switched_from(s: &mut Sched, cpu: usize, p: TaskId);
+    fn prio_changed(s: &mut Sched, cpu: usize, p: TaskId, old_prio: i32);
 }
