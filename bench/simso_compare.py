@@ -225,7 +225,7 @@ def main():
 
     print(f"{'m':>3} {'n':>5} {'sim s':>6} | {'SimSo jobs':>10} {'cpu s':>7} {'jobs/s':>9} "
           f"{'miss':>5} | {'proxysched jobs':>15} {'cpu s':>7} {'jobs/s':>11} {'miss':>5} | "
-          f"{'ratio':>7} | {'start cpu s':>7} {'sim ratio':>9}")
+          f"{'ratio':>7} | {'start cpu s':>11} {'sim ratio':>9}")
     rows = []
     with tempfile.TemporaryDirectory(prefix="proxysched-simso-") as tmp:
         for m, n in pairs:
@@ -253,7 +253,7 @@ def main():
             print(f"{m:>3} {n:>5} {dur / 1000:>6.2f} | {s['jobs']:>10} {s['cpu_s']:>7.2f} "
                   f"{s_rate:>9.0f} {s['misses']:>5} | {p['jobs']:>15} {p['cpu_s']:>7.3f} "
                   f"{p_rate:>11.0f} {p['misses']:>5} | {row['ratio']:>6.0f}x | "
-                  f"{empty['cpu_s']:>7.4f} {row['sim_ratio']:>8.0f}x", flush=True)
+                  f"{empty['cpu_s']:>11.4f} {row['sim_ratio']:>8.0f}x", flush=True)
     print("jobs/s: jobs released in the simulated time per second of CPU time; SimSo: "
           "run_model() only; proxysched: the whole process (ratio), or the whole process less "
           "the same run with 1 us simulated (start cpu s; sim ratio).")

@@ -516,7 +516,8 @@ impl Sched {
         let old_prio = self.tasks[p.index()].prio;
         let old_class = ClassId::of_prio(old_prio);
         f(self);
-        if self.tasks[p.index()].class() == ClassId::Rt && old_class != ClassId::Rt {
+        let new_class = self.tasks[p.index()].class();
+        if new_class == ClassId::Rt && old_class != ClassId::Rt {
             self.tasks[p.index()].rt.time_slice = rr_timeslice_ticks(self.cfg.hz);
         }
         if queued {
@@ -524,7 +525,6 @@ impl Sched {
             if running {
                 self.set_next_task(cpu, p);
             }
-            let new_class = self.tasks[p.index()].class();
             if new_class != old_class {
                 class(old_class).switched_from(self, cpu, p);
             } else {

@@ -145,7 +145,7 @@ impl SortedKeys {
     }
 
     fn is_sorted(&self) -> bool {
-        self.0.iter().zip(self.0.iter().skip(1)).all(|(a, b)| a < b)
+        self.0.iter().is_sorted_by(|a, b| a < b)
     }
 }
 
@@ -721,11 +721,12 @@ impl SchedClass for DlSchedClass {
     }
 
     fn balance(&self, s: &mut Sched, cpu: usize, prev: TaskId) -> bool {
-        // `need_pull_dl_task()`: only a DL prev that left the EDF queue (it slept, blocked or
+        // `need_pull_dl_task()`: only a prev that left the EDF queue (it slept, blocked or
         // was throttled) can leave room for an earlier deadline from elsewhere. A prev that
-        // was preempted is still queued, behind the task that preempted it.
-        let prev = &s.tasks[prev.index()];
-        if !prev.dl.on_dl_rq && prev.class() == ClassId::Deadline && !s.dl_overload.is_empty() {
+        // was preempted is still queued, behind the task that preempted it. (The core
+        // balances the DL class only for a DL prev.) With no CPU overloaded there is
+        // nothing to pull: this runs at every reschedule, so the call is skipped.
+        if !s.tasks[prev.index()].dl.on_dl_rq && !s.dl_overload.is_empty() {
             Self::pull_dl_task(s, cpu);
         }
         s.rqs[cpu].dl.dl_nr_running > 0

@@ -358,6 +358,7 @@ impl SchedClass for RtSchedClass {
         // prio is now below prev's (a DL prev counts as above every RT prio).
         let prev_prio = s.tasks[prev.index()].prio;
         let lowered = s.rqs[cpu].rt.highest_prio().unwrap_or(MAX_RT_PRIO) > prev_prio;
+        // With no CPU overloaded the call is skipped, as for DL.
         if !s.rt_nodes.on_list(prev) && lowered && !s.rt_overload.is_empty() {
             Self::pull_rt_task(s, cpu);
         }
@@ -376,7 +377,7 @@ impl SchedClass for RtSchedClass {
         // `prio_changed_rt()`: the running task lowered its prio; another CPU's waiting task
         // may now beat it.
         let lowered = old_prio < s.tasks[p.index()].prio;
-        if lowered && s.rqs[cpu].donor == Some(p) && !s.rt_overload.is_empty() {
+        if lowered && s.rqs[cpu].donor == Some(p) {
             Self::pull_rt_task(s, cpu);
         }
     }
