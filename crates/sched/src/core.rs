@@ -168,6 +168,9 @@ pub struct Sched {
     /// CPUs with at least two fair tasks queued: the only sources the fair balancer can pull
     /// from. On a machine with little fair work it is empty, and going idle costs no scan.
     pub(crate) cfs_overload_cpus: CpuMask,
+    /// Live tasks whose own policy is fair (PI may lift them out of the class for a while).
+    /// With none, no fair task can ever be queued, and the tick has no balancing to do.
+    nr_fair_tasks: u32,
 }
 
 impl Sched {
@@ -199,6 +202,7 @@ impl Sched {
             dl_free_cpus: all_cpus.clone(),
             cpudl_earliest: vec![0; all_cpus.weight() as usize],
             cfs_overload_cpus: CpuMask::empty(),
+            nr_fair_tasks: 0,
             all_cpus,
         }
     }
@@ -359,6 +363,7 @@ impl Sched {
         });
         self.run_nodes.add(p);
         self.rt_nodes.add(p);
+        self.nr_fair_tasks += u32::from(attr.policy().is_fair());
         self.apply_params(p);
         self.emit(Event::TaskNew {
             task: p,
@@ -484,9 +489,12 @@ impl Sched {
     /// `sched_setattr()` on a task; admission control is the caller's, through
     /// [`Sched::dl_admit`].
     pub fn sched_setattr(&mut self, p: TaskId, attr: SchedAttr) {
-        if self.tasks[p.index()].attr == attr {
+        let old = self.tasks[p.index()].attr;
+        if old == attr {
             return;
         }
+        self.nr_fair_tasks += u32::from(attr.policy().is_fair());
+        self.nr_fair_tasks -= u32::from(old.policy().is_fair());
         self.change_prio(p, |s| {
             s.tasks[p.index()].attr = attr;
             s.apply_params(p);
@@ -790,6 +798,7 @@ impl Sched {
                 }
                 TaskState::Dead => {
                     prev_state = PrevState::Dead;
+                    self.nr_fair_tasks -= u32::from(self.tasks[p.index()].attr.policy().is_fair());
                     self.deactivate_task(cpu, p, DEQUEUE_SLEEP);
                 }
                 TaskState::Running | TaskState::New => {}
@@ -961,7 +970,11 @@ impl Sched {
     /// `sched_balance_trigger()` from the tick: periodic balancing of this CPU, and a NOHZ
     /// kick of an idle CPU when this one has fair work waiting.
     fn trigger_load_balance(&mut self, cpu: usize) {
-        if self.rqs.len() == 1 {
+        // With no fair task in the system the balancer has nothing to move, now or at any
+        // tick until one appears. Its next balance then comes at the first tick, rather than
+        // on a schedule kept up through ticks that had nothing to do, which the engine skips
+        // (`tick_inert_until()`).
+        if self.rqs.len() == 1 || self.nr_fair_tasks == 0 {
             return;
         }
         if self.rqs[cpu].cfs.nr_queued >= 2 {

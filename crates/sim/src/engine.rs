@@ -41,7 +41,8 @@ struct CpuSlot {
     segment: Option<(u64, Ticket)>,
     /// When the DL budget of the running task runs out, and the queue entry armed for it.
     hrtick: Option<(u64, Ticket)>,
-    tick_armed: bool,
+    /// When the tick is armed (a CPU has one tick queued at a time; ticks have no tickets).
+    tick: Option<u64>,
     pending: bool,
 }
 
@@ -277,15 +278,15 @@ impl<'a> Engine<'a> {
             }
             SimEvent::Tick { cpu } => {
                 let cpu = cpu as usize;
+                if self.cpus[cpu].tick != Some(self.now) {
+                    return Ok(false);
+                }
+                self.cpus[cpu].tick = None;
                 if self.sched.curr(cpu).is_none() {
-                    self.cpus[cpu].tick_armed = false;
                     return Ok(false);
                 }
                 self.sched.tick(cpu);
-                self.queue.push(
-                    self.now + self.cfg.sched.tick_ns(),
-                    SimEvent::Tick { cpu: cpu as u32 },
-                );
+                self.arm_tick(cpu);
                 // Most ticks only charge the running task. Unless one asks for a reschedule
                 // (which `resched_curr` also reports through the outbox), the CPU's program
                 // and timers are as they were: the segment ends at the same instant, and so
@@ -466,14 +467,17 @@ impl<'a> Engine<'a> {
             slot.hrtick =
                 hrtick.map(|at| (at, self.queue.arm(at, SimEvent::HrTick { cpu: cpu_id })));
         }
-        if self.sched.curr(cpu).is_some() && !self.cpus[cpu].tick_armed {
-            self.cpus[cpu].tick_armed = true;
-            let tick = self.cfg.sched.tick_ns();
-            self.queue.push(
-                (self.now / tick + 1) * tick,
-                SimEvent::Tick { cpu: cpu as u32 },
-            );
+        if self.sched.curr(cpu).is_some() && self.cpus[cpu].tick.is_none() {
+            self.arm_tick(cpu);
         }
+    }
+
+    /// Arm the tick of busy `cpu` for the next jiffy.
+    fn arm_tick(&mut self, cpu: usize) {
+        let tick = self.cfg.sched.tick_ns();
+        let at = (self.now / tick + 1) * tick;
+        self.cpus[cpu].tick = Some(at);
+        self.queue.push_tick(at, cpu as u32);
     }
 
     // ----- task programs ----------------------------------------------------------------------

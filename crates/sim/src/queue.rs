@@ -1,20 +1,28 @@
 //! The event queue: a min-heap on (time, rank, sequence). At one instant the ends of `run`
-//! segments come first (rank 0), then everything else (rank 1) in the order it was scheduled:
-//! work that is done at t is done before anything else at t can look at the CPU (see
-//! [`SimEvent::SegmentEnd`]). The sequence number makes the order total, and doubles as the
-//! event's [`Ticket`]: cancellation is lazy, a timer slot remembers the ticket of the entry it
-//! armed and ignores any other entry that fires for it.
+//! segments come first (rank 0), then the timers, wakeups and IPIs (rank 1) in the order they
+//! were scheduled, then the ticks (rank 2) in CPU order: work that is done at t is done before
+//! anything else at t can look at the CPU (see [`SimEvent::SegmentEnd`]), and a tick sees
+//! what the other events of its instant made of the CPU. The sequence number makes the order
+//! total, and doubles as the event's [`Ticket`]: cancellation is lazy, a timer slot remembers
+//! the ticket of the entry it armed and ignores any other entry that fires for it.
+//!
+//! A tick's place does not depend on when it was armed, only on its jiffy and CPU. The engine
+//! skips ticks that provably change nothing and arms the next one far ahead; the tick it then
+//! processes must come where the same tick would have come had every tick before it been
+//! processed. So ticks carry their CPU where other entries carry a sequence number, and have
+//! no ticket: the engine names a CPU's armed tick by its time.
 //!
 //! The queue is as deep as there are sleeping tasks (thousands on big machines) and every
 //! event passes through it, so entries are kept small (24 bytes: the cancellable events carry
 //! no generation of their own). The heap is 4-ary: with ticks kept out of it (below), a binary
 //! heap ran 0.4% more instructions on 4 CPUs/20 tasks and 0.7% more on 64 CPUs/2000 tasks.
 //!
-//! Ticks skip the heap. They are most of the events on a busy machine, and they are armed in
-//! time order: each is due at the jiffy after the instant it is armed, and that instant never
-//! goes back. So they queue in a FIFO already sorted by key, and `pop` takes whichever of the
-//! FIFO's front and the heap's top has the smaller key: the order is exactly the one a single
-//! heap would give.
+//! Ticks mostly skip the heap. On a busy machine they are most of the events, and they are
+//! mostly armed in key order: each is due at the jiffy after the tick that arms it, and ticks
+//! are processed in key order. So they queue in a FIFO already sorted by key while they come
+//! in order (one that does not goes to the heap), and `pop` takes whichever of the FIFO's
+//! front and the heap's top has the smaller key: the order is exactly the one a single heap
+//! would give.
 
 use std::cmp::Ordering;
 use std::collections::VecDeque;
@@ -71,8 +79,12 @@ pub struct Fired {
     pub event: SimEvent,
 }
 
-/// Bit 63 of `order`: the rank (0 for segment ends); the low 63 bits: the sequence number.
-const RANK_BIT: u64 = 1 << 63;
+/// Bits 63..62 of `order`: the rank at the instant; the low 62 bits: the sequence number, or
+/// a tick's CPU.
+const RANK_SHIFT: u32 = 62;
+const RANK_TIMER: u64 = 1 << RANK_SHIFT;
+const RANK_TICK: u64 = 2 << RANK_SHIFT;
+const LOW_BITS: u64 = RANK_TIMER - 1;
 
 #[derive(Debug)]
 struct Entry {
@@ -89,7 +101,9 @@ impl Entry {
     fn fired(self) -> Fired {
         Fired {
             at_ns: self.at_ns,
-            ticket: Ticket::of_seq(self.order & !RANK_BIT),
+            // A tick's low bits are its CPU, never 0 (see `push_tick`); the engine does not
+            // look at a tick's ticket.
+            ticket: Ticket::of_seq(self.order & LOW_BITS),
             event: self.event,
         }
     }
@@ -129,33 +143,50 @@ impl EventQueue {
 
     /// Queue an event that a timer slot may cancel by forgetting the returned ticket.
     pub fn arm(&mut self, at_ns: u64, event: SimEvent) -> Ticket {
+        debug_assert!(
+            !matches!(event, SimEvent::Tick { .. }),
+            "ticks are queued by push_tick"
+        );
         self.last_seq += 1;
         let seq = self.last_seq;
-        debug_assert!(seq < RANK_BIT);
+        debug_assert!(seq <= LOW_BITS);
         let rank = match event {
             SimEvent::SegmentEnd { .. } => 0,
-            _ => RANK_BIT,
+            _ => RANK_TIMER,
         };
-        let entry = Entry {
+        self.heap.push(Entry {
             at_ns,
             order: rank | seq,
             event,
-        };
-        match event {
-            // A tick armed out of time order (none is) would still be ordered right by the heap.
-            SimEvent::Tick { .. } if self.ticks.back().is_none_or(|last| last.at_ns <= at_ns) => {
-                self.ticks.push_back(entry)
-            }
-            _ => self.heap.push(entry),
-        }
+        });
         Ticket::of_seq(seq)
+    }
+
+    /// Queue the tick of `cpu` at `at_ns`, after everything else of that instant and before the
+    /// ticks of higher CPUs.
+    pub fn push_tick(&mut self, at_ns: u64, cpu: u32) {
+        let entry = Entry {
+            at_ns,
+            // Plus one: the low bits of an entry are never 0 (`Entry::fired`).
+            order: RANK_TICK | (u64::from(cpu) + 1),
+            event: SimEvent::Tick { cpu },
+        };
+        if self
+            .ticks
+            .back()
+            .is_none_or(|last| last.key() <= entry.key())
+        {
+            self.ticks.push_back(entry)
+        } else {
+            self.heap.push(entry)
+        }
     }
 
     /// Pop the next event if it is a segment end at `at_ns` (segment ends of one instant come
     /// out together, ahead of everything else of that instant).
     pub fn pop_segment_end_at(&mut self, at_ns: u64) -> Option<Fired> {
         match self.heap.peek() {
-            Some(e) if e.at_ns == at_ns && e.order & RANK_BIT == 0 => {
+            Some(e) if e.at_ns == at_ns && e.order < RANK_TIMER => {
                 self.heap.pop().map(Entry::fired)
             }
             _ => None,
@@ -196,13 +227,17 @@ mod tests {
     }
 
     #[test]
-    fn same_time_events_pop_in_push_order() {
+    fn same_time_events_pop_in_push_order_and_ticks_last_in_cpu_order() {
         let mut q = EventQueue::default();
         q.push(5, SimEvent::RtPeriod);
-        q.push(3, SimEvent::Tick { cpu: 1 });
-        q.push(3, SimEvent::Tick { cpu: 0 });
-        assert_eq!(pop(&mut q), Some((3, SimEvent::Tick { cpu: 1 })));
+        q.push_tick(3, 1);
+        q.push(3, SimEvent::Resched { cpu: 2 });
+        q.push_tick(3, 0);
+        q.push(3, SimEvent::Resched { cpu: 1 });
+        assert_eq!(pop(&mut q), Some((3, SimEvent::Resched { cpu: 2 })));
+        assert_eq!(pop(&mut q), Some((3, SimEvent::Resched { cpu: 1 })));
         assert_eq!(pop(&mut q), Some((3, SimEvent::Tick { cpu: 0 })));
+        assert_eq!(pop(&mut q), Some((3, SimEvent::Tick { cpu: 1 })));
         assert_eq!(pop(&mut q), Some((5, SimEvent::RtPeriod)));
         assert_eq!(pop(&mut q), None);
     }
@@ -210,7 +245,7 @@ mod tests {
     #[test]
     fn segment_ends_come_first_at_an_instant() {
         let mut q = EventQueue::default();
-        q.push(3, SimEvent::Tick { cpu: 0 });
+        q.push_tick(3, 0);
         let end1 = q.arm(3, SimEvent::SegmentEnd { cpu: 1 });
         q.push(2, SimEvent::RtPeriod);
         let end0 = q.arm(3, SimEvent::SegmentEnd { cpu: 0 });
@@ -241,23 +276,27 @@ mod tests {
     #[test]
     fn ticks_interleave_with_the_heap_in_key_order() {
         let mut q = EventQueue::default();
-        q.push(10, SimEvent::Tick { cpu: 0 });
+        q.push_tick(10, 0);
         q.push(10, SimEvent::RtPeriod);
-        q.push(10, SimEvent::Tick { cpu: 1 });
-        q.push(20, SimEvent::Tick { cpu: 0 });
+        q.push_tick(10, 1);
+        q.push_tick(20, 0);
         let end = q.arm(10, SimEvent::SegmentEnd { cpu: 2 });
         q.push(5, SimEvent::Resched { cpu: 3 });
-        // Out of time order: goes to the heap, still comes out in order.
-        q.push(15, SimEvent::Tick { cpu: 2 });
+        // Out of key order: these go to the heap, and still come out in order.
+        q.push_tick(15, 2);
+        q.push_tick(20, 3);
+        q.push_tick(20, 1);
         assert_eq!(q.peek_time(), Some(5));
         assert_eq!(pop(&mut q), Some((5, SimEvent::Resched { cpu: 3 })));
         assert_eq!(q.pop().map(|f| f.ticket), Some(end));
-        assert_eq!(pop(&mut q), Some((10, SimEvent::Tick { cpu: 0 })));
         assert_eq!(pop(&mut q), Some((10, SimEvent::RtPeriod)));
+        assert_eq!(pop(&mut q), Some((10, SimEvent::Tick { cpu: 0 })));
         assert_eq!(pop(&mut q), Some((10, SimEvent::Tick { cpu: 1 })));
         assert_eq!(q.peek_time(), Some(15));
         assert_eq!(pop(&mut q), Some((15, SimEvent::Tick { cpu: 2 })));
         assert_eq!(pop(&mut q), Some((20, SimEvent::Tick { cpu: 0 })));
+        assert_eq!(pop(&mut q), Some((20, SimEvent::Tick { cpu: 1 })));
+        assert_eq!(pop(&mut q), Some((20, SimEvent::Tick { cpu: 3 })));
         assert_eq!(q.peek_time(), None);
         assert_eq!(pop(&mut q), None);
     }

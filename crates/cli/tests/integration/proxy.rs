@@ -30,14 +30,15 @@ fn cpus_run_on(
     cpus
 }
 
-/// Two waiters, pinned to CPUs 0 and 2, block on two mutexes held by an owner pinned to CPU 1;
-/// the owner releases both at 4 ms and exits, while the handoff wakeups travel by IPI (0.5 ms).
+/// Two waiters, pinned to CPUs 0 and 2, block at 1.1 ms on two mutexes held by an owner pinned
+/// to CPU 1; the owner releases both at 4 ms and exits, while the handoff wakeups travel by IPI
+/// (0.5 ms). (Off the jiffy: a tick of CPU 1 at the instant w1 lands would see it at once.)
 const TWO_WAITERS: &str = r#"{ "tasks": {
     "owner": { "policy": "SCHED_FIFO", "priority": 10, "cpus": [1], "loop": 1,
                "lock": "M1", "lock": "M2", "run": 4000, "unlock": "M2", "unlock": "M1" },
-    "w1":    { "policy": "SCHED_FIFO", "priority": 50, "cpus": [0], "loop": 1, "delay": 1000,
+    "w1":    { "policy": "SCHED_FIFO", "priority": 50, "cpus": [0], "loop": 1, "delay": 1100,
                "lock": "M1", "run": 1000, "unlock": "M1" },
-    "w2":    { "policy": "SCHED_FIFO", "priority": 40, "cpus": [2], "loop": 1, "delay": 1000,
+    "w2":    { "policy": "SCHED_FIFO", "priority": 40, "cpus": [2], "loop": 1, "delay": 1100,
                "lock": "M2", "run": 1000, "unlock": "M2" } } }"#;
 
 #[test]
@@ -69,10 +70,10 @@ fn donors_migrate_to_the_owner_and_return_home_through_every_handoff_race() {
     assert_eq!(cpus_run_on(&m, &ev, "w1"), [0], "w1 only ever runs at home");
     assert_eq!(cpus_run_on(&m, &ev, "w2"), [2], "w2 only ever runs at home");
     assert_eq!(task(&m, "w1").proxy_migrations, 1);
-    // w1 reaches CPU 1 at 1 ms, but CPU 1 hears of it by IPI: the owner runs for w1 from
-    // 1.5 ms until it exits at 4 ms.
-    assert_eq!(task(&m, "owner").proxied_ns, 2_500_000);
-    assert_eq!(task(&m, "w1").donated_ns, 2_500_000);
+    // w1 reaches CPU 1 at 1.1 ms, but CPU 1 hears of it by IPI: the owner runs for w1 from
+    // 1.6 ms until it exits at 4 ms.
+    assert_eq!(task(&m, "owner").proxied_ns, 2_400_000);
+    assert_eq!(task(&m, "w1").donated_ns, 2_400_000);
 }
 
 /// A waiter on CPU 0 blocks on a mutex held by an owner on CPU 1; a middle-priority hog
