@@ -51,7 +51,8 @@ pub struct TortureArgs {
     /// Simulated time per run, in seconds.
     #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "0.5")]
     pub duration: u64,
-    /// Run each workload twice and compare a hash of the full event stream.
+    /// Run each workload twice, the second time processing every tick, and compare a hash of
+    /// the full event stream.
     #[arg(long)]
     pub determinism_check: bool,
     /// Where to write the workload of a failing run (default: the current directory).
@@ -102,8 +103,9 @@ pub struct RunArgs {
     /// Check the scheduler's invariants after every event; a violation exits with code 1.
     #[arg(long)]
     pub check: bool,
-    /// Simulate twice and compare a hash of the whole event stream; a difference exits with
-    /// code 1.
+    /// Simulate twice, the second time processing every tick (or skipping the inert ones,
+    /// with --every-tick), and compare a hash of the whole event stream; a difference exits
+    /// with code 1.
     #[arg(long)]
     pub determinism_check: bool,
     /// Print nothing on success (no summary, no progress bar).
@@ -200,6 +202,11 @@ pub struct SimFlags {
     /// as Linux's hung_task_timeout_secs; 0 turns the check off, as it does in Linux).
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     pub hung_task_timeout: Option<u64>,
+    /// Process every tick. By default a tick that could only charge the running task (a
+    /// SCHED_DEADLINE or SCHED_FIFO task with budget left, with no fair task in the system) is
+    /// skipped: the schedule is the same, only the `events` count differs.
+    #[arg(long)]
+    pub every_tick: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -253,6 +260,7 @@ impl SimFlags {
             rt_throttling: self.no_rt_throttling.then_some(false),
             hrtick_dl: self.hrtick_dl.then_some(true),
             hung_task_timeout_ns: self.hung_task_timeout,
+            every_tick: self.every_tick.then_some(true),
         }
     }
 }

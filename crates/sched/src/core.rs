@@ -147,7 +147,7 @@ pub struct Sched {
     pub(crate) base_slice_ns: u64,
     /// Admitted SCHED_DEADLINE bandwidth (`dl_bw->total_bw`).
     pub(crate) dl_total_bw: u64,
-    rt_period_timer_armed: bool,
+    pub(crate) rt_period_timer_armed: bool,
     /// Every CPU of the machine (`cpu_possible_mask`).
     all_cpus: CpuMask,
     /// Every task's node for the EEVDF timelines (`se.run_node`).
@@ -256,6 +256,33 @@ impl Sched {
             return None;
         }
         Some(self.runs_from(cpu) + donor.dl.runtime.max(0) as u64)
+    }
+
+    /// Until when the ticks of `cpu` would only charge its running task: each would add to
+    /// counters (its runtime, its DL budget, the CPU's RT time) that the next
+    /// `update_curr()` brings to the same values in one step, and nothing else. A tick
+    /// before this instant can be skipped without changing the schedule; `now` when the next
+    /// one may matter, `u64::MAX` when none will while the CPU's state stays as it is. Any
+    /// change to that state comes with a reschedule of the CPU, after which the engine asks
+    /// again.
+    #[inline]
+    pub fn tick_inert_until(&self, cpu: usize) -> u64 {
+        // Fair ticks end slices, and fair tasks anywhere give the balancer work at each tick.
+        if self.nr_fair_tasks > 0 {
+            return self.now;
+        }
+        let Some(donor) = self.rqs[cpu].donor else {
+            return self.now;
+        };
+        let from = self.runs_from(cpu);
+        let class_until = match self.tasks[donor.index()].class() {
+            ClassId::Deadline => DlSchedClass::tick_inert_until(self, cpu, donor, from),
+            ClassId::Rt => RtSchedClass::tick_inert_until(self, donor),
+            _ => None,
+        };
+        class_until
+            .and_then(|until| Some(until.min(RtSchedClass::rt_time_inert_until(self, cpu, from)?)))
+            .unwrap_or(self.now)
     }
 
     /// CPU time `p` has run up to now, including the part not yet charged by `update_curr()`.
@@ -596,7 +623,11 @@ impl Sched {
         self.tasks[p.index()].on_rq = false;
     }
 
+    /// `put_prev_task()`. Every class's charges the scheduling context first, as Linux's do
+    /// (`update_curr_dl()`, `update_curr_rt()`, `put_prev_entity()`): a donor that stops being
+    /// the context outside `schedule()` (its proxy run ends at a handoff) pays up to now.
     pub(crate) fn put_prev_task(&mut self, cpu: usize, p: TaskId) {
+        self.update_curr(cpu);
         class(self.tasks[p.index()].class()).put_prev_task(self, cpu, p);
     }
 

@@ -532,6 +532,17 @@ impl DlSchedClass {
         })
     }
 
+    /// Until when the ticks of DL task `p`, running on `cpu` since `from`, do nothing but
+    /// charge it: `update_curr` leaves it alone while its budget stays positive and it is
+    /// still the earliest deadline here, and `task_tick` does nothing (see
+    /// [`Sched::tick_inert_until`]).
+    pub(crate) fn tick_inert_until(s: &Sched, cpu: usize, p: TaskId, from: u64) -> Option<u64> {
+        let dl = &s.tasks[p.index()].dl;
+        let earliest = s.rqs[cpu].dl.earliest().map(|(_, e)| e) == Some(p);
+        (earliest && !dl.dl_throttled && !dl.dl_yielded && dl.runtime > 0)
+            .then(|| from + dl.runtime as u64)
+    }
+
     fn push_dl_task(s: &mut Sched, cpu: usize) -> bool {
         let Some(next) = Self::earliest_pushable(s, cpu, None) else {
             return false;

@@ -255,6 +255,30 @@ impl RtSchedClass {
         }
         s.arm_rt_period_timer();
     }
+
+    /// Until when charging `cpu`, running since `from`, leaves RT throttling as it is
+    /// (`account_rt_time()` throttles once the RT time exceeds the runtime); `None` if the
+    /// next charge arms the period timer.
+    pub(crate) fn rt_time_inert_until(s: &Sched, cpu: usize, from: u64) -> Option<u64> {
+        let Some(runtime) = s.cfg.rt_runtime_ns() else {
+            return Some(u64::MAX);
+        };
+        if !s.rt_period_timer_armed {
+            return None;
+        }
+        let rt = &s.rqs[cpu].rt;
+        if rt.rt_throttled {
+            return Some(u64::MAX);
+        }
+        Some(from + runtime.saturating_sub(rt.rt_time) + 1)
+    }
+
+    /// Until when the ticks of RT task `p` do nothing but charge it: always, except for a
+    /// round-robin task, whose slice each tick counts down (see [`Sched::tick_inert_until`]).
+    pub(crate) fn tick_inert_until(s: &Sched, p: TaskId) -> Option<u64> {
+        let round_robin = s.tasks[p.index()].attr.policy() == Policy::RoundRobin;
+        (!round_robin).then_some(u64::MAX)
+    }
 }
 
 impl SchedClass for RtSchedClass {

@@ -25,6 +25,8 @@ pub struct Overrides {
     pub rt_throttling: Option<bool>,
     pub hrtick_dl: Option<bool>,
     pub hung_task_timeout_ns: Option<u64>,
+    /// Process every tick, even those that could only charge the running task.
+    pub every_tick: Option<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,6 +38,9 @@ pub struct RunConfig {
     /// Warn about a task blocked on one mutex for longer than this (`hung_task_timeout_secs`;
     /// 0: never).
     pub hung_task_timeout_ns: u64,
+    /// Skip the ticks that could only charge the running task (see `Sched::tick_inert_until`):
+    /// the schedule is the same either way, only `events` differs.
+    pub skip_inert_ticks: bool,
     /// Notes about how the configuration was completed (defaults applied ...).
     pub notes: Vec<String>,
 }
@@ -90,6 +95,7 @@ impl RunConfig {
             hung_task_timeout_ns: o
                 .hung_task_timeout_ns
                 .unwrap_or(DEFAULT_HUNG_TASK_TIMEOUT_NS),
+            skip_inert_ticks: !o.every_tick.unwrap_or(false),
             notes,
         }
     }

@@ -19,7 +19,7 @@ use proxysched_workload::{Event, TimerMode, Workload};
 use crate::config::RunConfig;
 use crate::error::SimError;
 use crate::program::{Activation, IterStats, Program, Segment, Step};
-use crate::queue::{EventQueue, Fired, SimEvent, Ticket};
+use crate::queue::{tick_key, EventQueue, Fired, SimEvent, Ticket};
 
 /// Program steps the engine executes at one instant before it calls the workload stuck in an
 /// endless loop of events that take no time.
@@ -30,7 +30,8 @@ const MAX_STEPS_PER_INSTANT: u64 = 1_000_000;
 pub struct RunSummary {
     /// When the simulation stopped.
     pub end_ns: u64,
-    /// Simulation events processed (cancelled ones not counted).
+    /// Simulation events processed (cancelled ones not counted, nor ticks skipped because
+    /// they could only have charged the running task).
     pub events: u64,
 }
 
@@ -41,8 +42,14 @@ struct CpuSlot {
     segment: Option<(u64, Ticket)>,
     /// When the DL budget of the running task runs out, and the queue entry armed for it.
     hrtick: Option<(u64, Ticket)>,
-    /// When the tick is armed (a CPU has one tick queued at a time; ticks have no tickets).
+    /// When the tick is armed (ticks have no tickets: a CPU names its tick by its time).
     tick: Option<u64>,
+    /// Whether the CPU ran a task when it was last serviced.
+    busy: bool,
+    /// Where in the order of events the CPU last went idle; `None` before it ever ran.
+    idle_at: Option<u128>,
+    /// The first jiffy the CPU ticks at since it last turned busy.
+    ticks_from: u64,
     pending: bool,
 }
 
@@ -74,6 +81,10 @@ enum Flow {
 pub struct Engine<'a> {
     w: &'a Workload,
     cfg: &'a RunConfig,
+    /// `cfg.sched.tick_ns()`, read at every tick.
+    tick_ns: u64,
+    /// The place in the order of events of the one being handled (`Fired::key`).
+    position: u128,
     sched: Sched,
     queue: EventQueue,
     now: u64,
@@ -149,6 +160,8 @@ impl<'a> Engine<'a> {
         Ok(Engine {
             w,
             cfg,
+            tick_ns: cfg.sched.tick_ns(),
+            position: 0,
             queue: EventQueue::default(),
             now: 0,
             progs,
@@ -198,8 +211,10 @@ impl<'a> Engine<'a> {
             at_ns: at,
             ticket,
             event: ev,
+            key,
         }) = self.queue.pop()
         {
+            self.position = key;
             if limit.is_some_and(|d| at >= d) || self.live_tasks == 0 {
                 break;
             }
@@ -285,8 +300,18 @@ impl<'a> Engine<'a> {
                 if self.sched.curr(cpu).is_none() {
                     return Ok(false);
                 }
+                // Ticks come at jiffies: the next is one tick away.
+                let next_jiffy = self.now + self.tick_ns;
+                let inert_until = self.tick_inert_until(cpu);
+                if inert_until > self.now {
+                    // Armed before the CPU changed to what it runs now, which this tick would
+                    // only charge: skip it too.
+                    self.arm_tick(cpu, next_jiffy, inert_until);
+                    return Ok(false);
+                }
                 self.sched.tick(cpu);
-                self.arm_tick(cpu);
+                let inert_until = self.tick_inert_until(cpu);
+                self.arm_tick(cpu, next_jiffy, inert_until);
                 // Most ticks only charge the running task. Unless one asks for a reschedule
                 // (which `resched_curr` also reports through the outbox), the CPU's program
                 // and timers are as they were: the segment ends at the same instant, and so
@@ -371,10 +396,14 @@ impl<'a> Engine<'a> {
         for &cpu in &resched {
             let cpu = cpu as usize;
             match self.context_cpu {
-                Some(ctx) if ctx != cpu && self.cfg.sched.ipi_latency_ns > 0 => self.queue.push(
-                    self.now + self.cfg.sched.ipi_latency_ns,
-                    SimEvent::Resched { cpu: cpu as u32 },
-                ),
+                Some(ctx) if ctx != cpu && self.cfg.sched.ipi_latency_ns > 0 => {
+                    self.queue.push(
+                        self.now + self.cfg.sched.ipi_latency_ns,
+                        SimEvent::Resched { cpu: cpu as u32 },
+                    );
+                    // A tick before the IPI lands notices the reschedule: none is skipped.
+                    self.tick_soon(cpu);
+                }
                 _ => self.mark_pending(cpu),
             }
         }
@@ -467,17 +496,119 @@ impl<'a> Engine<'a> {
             slot.hrtick =
                 hrtick.map(|at| (at, self.queue.arm(at, SimEvent::HrTick { cpu: cpu_id })));
         }
-        if self.sched.curr(cpu).is_some() && self.cpus[cpu].tick.is_none() {
-            self.arm_tick(cpu);
+        self.arm_tick_after_service(cpu);
+    }
+
+    /// Keep the tick of `cpu` going as NOHZ idle would, now that it has been serviced: a busy
+    /// CPU ticks at every jiffy; an idle one stops at its first tick that finds it idle, and
+    /// starts again at the jiffy after it turns busy. With inert ticks skipped, the one armed
+    /// is the first of those that might do more than charge the running task.
+    fn arm_tick_after_service(&mut self, cpu: usize) {
+        let busy = self.sched.curr(cpu).is_some();
+        let slot = &self.cpus[cpu];
+        if busy != slot.busy {
+            if !busy {
+                let slot = &mut self.cpus[cpu];
+                slot.busy = false;
+                slot.idle_at = Some(self.position);
+                return;
+            }
+            // Turned busy: a tick that came while the CPU idled stopped its ticks.
+            let stopped = slot.idle_at.is_none_or(|idle| {
+                tick_key(self.first_jiffy_after(idle, cpu), cpu) < self.position
+            });
+            let ticks_from = if stopped {
+                (self.now / self.tick_ns + 1) * self.tick_ns
+            } else {
+                self.first_jiffy_after(self.position, cpu)
+            };
+            let slot = &mut self.cpus[cpu];
+            slot.busy = true;
+            slot.ticks_from = ticks_from;
+            // Whatever was armed before goes: the ticks start afresh.
+            self.arm_tick(cpu, ticks_from, self.tick_inert_until(cpu));
+            return;
+        }
+        if !busy {
+            return;
+        }
+        // Still busy. No jiffy comes before a tick armed within one tick from now, but for
+        // now itself; otherwise the tick may have to come sooner, now that the CPU runs
+        // something else or in another state. (One armed too soon finds nothing to do.)
+        let armed = slot.tick;
+        if armed.is_some_and(|at| at < self.now + self.tick_ns) {
+            return;
+        }
+        let from = slot
+            .ticks_from
+            .max(self.first_jiffy_after(self.position, cpu));
+        if armed.is_some_and(|at| at <= from) {
+            return;
+        }
+        let due = self.first_tick_from(from, self.tick_inert_until(cpu));
+        if let Some(due) = due.filter(|&due| armed.is_none_or(|at| at > due)) {
+            self.cpus[cpu].tick = Some(due);
+            self.queue.push_tick(due, cpu as u32);
         }
     }
 
-    /// Arm the tick of busy `cpu` for the next jiffy.
-    fn arm_tick(&mut self, cpu: usize) {
-        let tick = self.cfg.sched.tick_ns();
-        let at = (self.now / tick + 1) * tick;
-        self.cpus[cpu].tick = Some(at);
-        self.queue.push_tick(at, cpu as u32);
+    /// The first jiffy whose tick of `cpu` comes after the event at `position`.
+    fn first_jiffy_after(&self, position: u128, cpu: usize) -> u64 {
+        let at = (position >> 64) as u64;
+        let jiffy = at.div_ceil(self.tick_ns) * self.tick_ns;
+        if tick_key(jiffy, cpu) > position {
+            jiffy
+        } else {
+            jiffy + self.tick_ns
+        }
+    }
+
+    /// Until when the ticks of busy `cpu` would only charge its running task (see
+    /// [`Sched::tick_inert_until`]): those are skipped, unless every tick is to be processed.
+    /// Each would have added to the running task's counters, which the next `update_curr()`
+    /// brings to the same values in one step. Skipped ticks are not counted in `events`.
+    /// (A tick also notices a reschedule asked for by another CPU whose IPI is still on its
+    /// way: see `flush`.)
+    #[inline]
+    fn tick_inert_until(&self, cpu: usize) -> u64 {
+        if self.cfg.skip_inert_ticks && !self.sched.rq(cpu).need_resched {
+            self.sched.tick_inert_until(cpu)
+        } else {
+            self.now
+        }
+    }
+
+    /// Make sure busy `cpu` does not skip its next tick.
+    fn tick_soon(&mut self, cpu: usize) {
+        if !self.cpus[cpu].busy {
+            return;
+        }
+        let from = self.cpus[cpu]
+            .ticks_from
+            .max(self.first_jiffy_after(self.position, cpu));
+        if self.cpus[cpu].tick.is_none_or(|at| at > from) {
+            self.cpus[cpu].tick = Some(from);
+            self.queue.push_tick(from, cpu as u32);
+        }
+    }
+
+    /// The first jiffy from `next_jiffy` on that is not before `inert_until`; `None` if there
+    /// is none.
+    fn first_tick_from(&self, next_jiffy: u64, inert_until: u64) -> Option<u64> {
+        if inert_until <= next_jiffy {
+            return Some(next_jiffy);
+        }
+        inert_until.div_ceil(self.tick_ns).checked_mul(self.tick_ns)
+    }
+
+    /// Arm the tick of busy `cpu` for the first jiffy from `next_jiffy` on that is not before
+    /// `inert_until`.
+    fn arm_tick(&mut self, cpu: usize, next_jiffy: u64, inert_until: u64) {
+        let due = self.first_tick_from(next_jiffy, inert_until);
+        self.cpus[cpu].tick = due;
+        if let Some(at) = due {
+            self.queue.push_tick(at, cpu as u32);
+        }
     }
 
     // ----- task programs ----------------------------------------------------------------------

@@ -17,12 +17,16 @@
 //! no generation of their own). The heap is 4-ary: with ticks kept out of it (below), a binary
 //! heap ran 0.4% more instructions on 4 CPUs/20 tasks and 0.7% more on 64 CPUs/2000 tasks.
 //!
-//! Ticks mostly skip the heap. On a busy machine they are most of the events, and they are
-//! mostly armed in key order: each is due at the jiffy after the tick that arms it, and ticks
-//! are processed in key order. So they queue in a FIFO already sorted by key while they come
-//! in order (one that does not goes to the heap), and `pop` takes whichever of the FIFO's
-//! front and the heap's top has the smaller key: the order is exactly the one a single heap
-//! would give.
+//! Ticks skip the heap. On a busy machine they are most of the events, and they are mostly
+//! armed in key order: each is due at the jiffy after the tick that arms it, and ticks are
+//! processed in key order. So they queue in a sorted FIFO, where most go to the back. The
+//! others slot in near it: a CPU that turns busy arms a tick behind those of higher CPUs for
+//! the same jiffy, and a tick armed for the next jiffy goes in front of those armed far ahead
+//! past skipped ones. A CPU has one tick armed (and may leave a few behind, re-armed sooner),
+//! so the FIFO stays about as long as the machine is wide, and the events' heap only as deep
+//! as the sleeping tasks. `pop` takes
+//! whichever of the FIFO's front and the heap's top has the smaller key: the order is exactly
+//! the one a single heap would give.
 
 use std::cmp::Ordering;
 use std::collections::VecDeque;
@@ -77,6 +81,23 @@ pub struct Fired {
     pub at_ns: u64,
     pub ticket: Ticket,
     pub event: SimEvent,
+    /// Its place in the order of all events (see [`tick_key`]).
+    pub key: u128,
+}
+
+/// The place of `cpu`'s tick at `at_ns` in the order of all events: an event fired with a
+/// smaller key came before it, one with a larger key comes after.
+pub fn tick_key(at_ns: u64, cpu: usize) -> u128 {
+    key(at_ns, tick_order(cpu))
+}
+
+fn key(at_ns: u64, order: u64) -> u128 {
+    (u128::from(at_ns) << 64) | u128::from(order)
+}
+
+fn tick_order(cpu: usize) -> u64 {
+    // Plus one: the low bits of an entry are never 0 (`Entry::fired`).
+    RANK_TICK | (cpu as u64 + 1)
 }
 
 /// Bits 63..62 of `order`: the rank at the instant; the low 62 bits: the sequence number, or
@@ -95,11 +116,12 @@ struct Entry {
 
 impl Entry {
     fn key(&self) -> u128 {
-        (u128::from(self.at_ns) << 64) | u128::from(self.order)
+        key(self.at_ns, self.order)
     }
 
     fn fired(self) -> Fired {
         Fired {
+            key: self.key(),
             at_ns: self.at_ns,
             // A tick's low bits are its CPU, never 0 (see `push_tick`); the engine does not
             // look at a tick's ticket.
@@ -164,11 +186,11 @@ impl EventQueue {
 
     /// Queue the tick of `cpu` at `at_ns`, after everything else of that instant and before the
     /// ticks of higher CPUs.
+    #[inline]
     pub fn push_tick(&mut self, at_ns: u64, cpu: u32) {
         let entry = Entry {
             at_ns,
-            // Plus one: the low bits of an entry are never 0 (`Entry::fired`).
-            order: RANK_TICK | (u64::from(cpu) + 1),
+            order: tick_order(cpu as usize),
             event: SimEvent::Tick { cpu },
         };
         if self
@@ -178,8 +200,15 @@ impl EventQueue {
         {
             self.ticks.push_back(entry)
         } else {
-            self.heap.push(entry)
+            self.insert_tick(entry)
         }
+    }
+
+    #[inline(never)]
+    fn insert_tick(&mut self, entry: Entry) {
+        let key = entry.key();
+        let at = self.ticks.partition_point(|e| e.key() <= key);
+        self.ticks.insert(at, entry)
     }
 
     /// Pop the next event if it is a segment end at `at_ns` (segment ends of one instant come
@@ -282,7 +311,7 @@ mod tests {
         q.push_tick(20, 0);
         let end = q.arm(10, SimEvent::SegmentEnd { cpu: 2 });
         q.push(5, SimEvent::Resched { cpu: 3 });
-        // Out of key order: these go to the heap, and still come out in order.
+        // Out of key order: these slot in, and come out in order.
         q.push_tick(15, 2);
         q.push_tick(20, 3);
         q.push_tick(20, 1);

@@ -14,5 +14,6 @@ mod proxy;
 mod regressions;
 mod rt;
 mod sinks;
+mod ticks;
 mod torture;
 mod traces;

@@ -212,3 +212,30 @@ fn a_donor_whose_owner_is_migrating_idles_until_it_lands() {
     assert_eq!(task(&m, "waiter").exit_ns, Some(6_100_000));
     assert_eq!(task(&m, "waiter").donated_ns, 4 * MS);
 }
+
+/// A DL task blocks at 1 ms on a mutex whose owner is pinned to CPU 1; it is lent to CPU 1,
+/// where the owner runs on its budget until the unlock at 3 ms hands it the mutex and sends it
+/// home.
+const LENT_DL_DONOR: &str = r#"{ "tasks": {
+    "owner": { "policy": "SCHED_FIFO", "priority": 10, "cpus": [1], "loop": 1,
+               "lock": "M", "run": 3000, "unlock": "M" },
+    "donor": { "policy": "SCHED_DEADLINE", "dl-runtime": 4000, "dl-period": 100000,
+               "loop": 1, "delay": 1000, "lock": "M", "run": 3000, "unlock": "M" } } }"#;
+
+#[test]
+fn a_lent_donor_pays_for_its_owner_up_to_the_handoff() {
+    let mut o = proxy(2, ProxyLevel::Full);
+    o.hrtick_dl = Some(true);
+    let (m, ev) = run_traced(LENT_DL_DONOR, o);
+    assert!(proxy_cases(&ev, "return_migration") > 0);
+    assert_eq!(task(&m, "owner").proxied_ns, 2 * MS);
+    // 2 ms of its 4 ms went to the owner, up to the handoff at 3 ms (the return migration
+    // takes the donor off CPU 1 before it stops being its context): its 3 ms of its own work
+    // exhaust the rest at 5 ms.
+    let donor = m.tasks.iter().position(|t| t.name == "donor").unwrap() as u32;
+    let throttled_at = ev.iter().find_map(|(at, e)| match e {
+        Event::DlThrottle { task, .. } if task.0 == donor => Some(*at),
+        _ => None,
+    });
+    assert_eq!(throttled_at, Some(5 * MS));
+}
