@@ -236,6 +236,8 @@ impl Sched {
     /// so it can be dequeued or moved.
     fn drop_donor(&mut self, cpu: usize, p: TaskId) {
         if self.rqs[cpu].donor == Some(p) {
+            // It pays for its owner's run up to now first.
+            self.update_curr(cpu);
             self.put_prev_task(cpu, p);
             self.rqs[cpu].donor = None;
         }
@@ -320,6 +322,9 @@ impl Sched {
             return;
         }
         if let Some(d) = donor {
+            // The donor pays for the run on its context up to now first (a lent donor handed
+            // the mutex leaves before the next tick would have charged it).
+            self.update_curr(cpu);
             self.put_prev_task(cpu, d);
         }
         self.rqs[cpu].donor = curr;

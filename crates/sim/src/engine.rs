@@ -522,11 +522,17 @@ impl<'a> Engine<'a> {
             } else {
                 self.first_jiffy_after(self.position, cpu)
             };
+            let due = self.first_tick_from(ticks_from, self.tick_inert_until(cpu));
             let slot = &mut self.cpus[cpu];
             slot.busy = true;
             slot.ticks_from = ticks_from;
-            // Whatever was armed before goes: the ticks start afresh.
-            self.arm_tick(cpu, ticks_from, self.tick_inert_until(cpu));
+            // Whatever else was armed goes (mostly, the tick armed before is still the one).
+            if slot.tick != due {
+                slot.tick = due;
+                if let Some(at) = due {
+                    self.queue.push_tick(at, cpu as u32);
+                }
+            }
             return;
         }
         if !busy {
@@ -569,7 +575,7 @@ impl<'a> Engine<'a> {
     /// brings to the same values in one step. Skipped ticks are not counted in `events`.
     /// (A tick also notices a reschedule asked for by another CPU whose IPI is still on its
     /// way: see `flush`.)
-    #[inline]
+    #[inline(always)]
     fn tick_inert_until(&self, cpu: usize) -> u64 {
         if self.cfg.skip_inert_ticks && !self.sched.rq(cpu).need_resched {
             self.sched.tick_inert_until(cpu)
