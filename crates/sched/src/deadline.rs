@@ -169,6 +169,12 @@ impl DlRq {
         self.queue.get(0).map(|(d, _, p)| (d, p))
     }
 
+    /// Is `p` the earliest deadline queued here (`is_leftmost()`)?
+    #[inline]
+    pub fn is_leftmost(&self, p: TaskId) -> bool {
+        self.earliest().is_some_and(|(_, e)| e == p)
+    }
+
     pub fn queued(&self) -> impl Iterator<Item = TaskId> + '_ {
         self.queue.tasks()
     }
@@ -538,8 +544,7 @@ impl DlSchedClass {
     /// [`Sched::tick_inert_until`]).
     pub(crate) fn tick_inert_until(s: &Sched, cpu: usize, p: TaskId, from: u64) -> Option<u64> {
         let dl = &s.tasks[p.index()].dl;
-        let earliest = s.rqs[cpu].dl.earliest().map(|(_, e)| e) == Some(p);
-        (earliest && !dl.dl_throttled && !dl.dl_yielded && dl.runtime > 0)
+        (s.rqs[cpu].dl.is_leftmost(p) && !dl.dl_throttled && !dl.dl_yielded && dl.runtime > 0)
             .then(|| from + dl.runtime as u64)
     }
 
@@ -680,7 +685,7 @@ impl SchedClass for DlSchedClass {
         }
         dl.runtime -= delta_ns as i64;
         if dl.runtime > 0 && !dl.dl_yielded {
-            if s.rqs[cpu].dl.earliest().map(|(_, e)| e) != Some(p) {
+            if !s.rqs[cpu].dl.is_leftmost(p) {
                 s.resched_curr(cpu);
             }
             return;

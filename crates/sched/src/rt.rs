@@ -9,7 +9,7 @@ use crate::attr::{ClassId, Policy, MAX_RT_PRIO};
 use crate::class::SchedClass;
 use crate::core::Sched;
 use crate::prio_array::{List, PrioArray, RtNodes};
-use crate::task::TaskId;
+use crate::task::{Task, TaskId};
 use proxysched_trace::Event;
 
 /// `sched_rr_timeslice`: 100 ms, in ticks of the configured HZ.
@@ -276,8 +276,14 @@ impl RtSchedClass {
     /// Until when the ticks of RT task `p` do nothing but charge it: always, except for a
     /// round-robin task, whose slice each tick counts down (see [`Sched::tick_inert_until`]).
     pub(crate) fn tick_inert_until(s: &Sched, p: TaskId) -> Option<u64> {
-        let round_robin = s.tasks[p.index()].attr.policy() == Policy::RoundRobin;
-        (!round_robin).then_some(u64::MAX)
+        (!Self::has_rr_slice(&s.tasks[p.index()])).then_some(u64::MAX)
+    }
+
+    /// Does the tick count `t`'s round-robin slice down (`task_tick_rt()`)? A task boosted
+    /// into the class keeps no slice of its own.
+    #[inline]
+    fn has_rr_slice(t: &Task) -> bool {
+        t.attr.policy() == Policy::RoundRobin && t.class() == ClassId::Rt
     }
 }
 
@@ -335,7 +341,7 @@ impl SchedClass for RtSchedClass {
 
     fn task_tick(&self, s: &mut Sched, cpu: usize, p: TaskId) {
         let t = &mut s.tasks[p.index()];
-        if t.attr.policy() != Policy::RoundRobin || t.class() != ClassId::Rt {
+        if !Self::has_rr_slice(t) {
             return;
         }
         t.rt.time_slice = t.rt.time_slice.saturating_sub(1);

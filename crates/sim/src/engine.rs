@@ -207,14 +207,9 @@ impl<'a> Engine<'a> {
         after_event(&self.sched);
         let limit = self.cfg.duration_ns;
         // An event popped past the end is dropped with the rest of the queue.
-        while let Some(Fired {
-            at_ns: at,
-            ticket,
-            event: ev,
-            key,
-        }) = self.queue.pop()
-        {
-            self.position = key;
+        while let Some(fired) = self.queue.pop() {
+            let at = fired.at_ns();
+            self.position = fired.key;
             if limit.is_some_and(|d| at >= d) || self.live_tasks == 0 {
                 break;
             }
@@ -230,7 +225,7 @@ impl<'a> Engine<'a> {
                     return Err(SimError::Stuck { at_ns: at });
                 }
             }
-            if self.handle(ev, ticket)? {
+            if self.handle(fired.event, fired.ticket())? {
                 self.events += 1;
                 self.run_pending()?;
                 after_event(&self.sched);
@@ -268,13 +263,14 @@ impl<'a> Engine<'a> {
                 // accounts that task (`update_curr`, as `dequeue_task_dl` does) with its budget
                 // at exactly 0, and throttles it to its next period with nothing left to run.
                 let mut finished = u64::from(self.finish_segment(cpu as usize, ticket)?);
-                while let Some(Fired {
-                    ticket,
-                    event: SimEvent::SegmentEnd { cpu },
-                    ..
-                }) = self.queue.pop_segment_end_at(self.now)
+                while let Some(
+                    fired @ Fired {
+                        event: SimEvent::SegmentEnd { cpu },
+                        ..
+                    },
+                ) = self.queue.pop_segment_end_at(self.now)
                 {
-                    finished += u64::from(self.finish_segment(cpu as usize, ticket)?);
+                    finished += u64::from(self.finish_segment(cpu as usize, fired.ticket())?);
                 }
                 if finished == 0 {
                     return Ok(false);
@@ -528,10 +524,7 @@ impl<'a> Engine<'a> {
             slot.ticks_from = ticks_from;
             // Whatever else was armed goes (mostly, the tick armed before is still the one).
             if slot.tick != due {
-                slot.tick = due;
-                if let Some(at) = due {
-                    self.queue.push_tick(at, cpu as u32);
-                }
+                self.set_tick(cpu, due);
             }
             return;
         }
@@ -545,16 +538,28 @@ impl<'a> Engine<'a> {
         if armed.is_some_and(|at| at < self.now + self.tick_ns) {
             return;
         }
-        let from = slot
-            .ticks_from
-            .max(self.first_jiffy_after(self.position, cpu));
+        let from = self.next_tick_of_busy(cpu);
         if armed.is_some_and(|at| at <= from) {
             return;
         }
         let due = self.first_tick_from(from, self.tick_inert_until(cpu));
-        if let Some(due) = due.filter(|&due| armed.is_none_or(|at| at > due)) {
-            self.cpus[cpu].tick = Some(due);
-            self.queue.push_tick(due, cpu as u32);
+        if due.is_some_and(|due| armed.is_none_or(|at| at > due)) {
+            self.set_tick(cpu, due);
+        }
+    }
+
+    /// The first jiffy at which busy `cpu` has a tick still to come, skipped or not.
+    fn next_tick_of_busy(&self, cpu: usize) -> u64 {
+        self.cpus[cpu]
+            .ticks_from
+            .max(self.first_jiffy_after(self.position, cpu))
+    }
+
+    /// Arm the tick of `cpu` at `at` (none if `None`); an entry armed before is forgotten.
+    fn set_tick(&mut self, cpu: usize, at: Option<u64>) {
+        self.cpus[cpu].tick = at;
+        if let Some(at) = at {
+            self.queue.push_tick(at, cpu as u32);
         }
     }
 
@@ -589,12 +594,9 @@ impl<'a> Engine<'a> {
         if !self.cpus[cpu].busy {
             return;
         }
-        let from = self.cpus[cpu]
-            .ticks_from
-            .max(self.first_jiffy_after(self.position, cpu));
+        let from = self.next_tick_of_busy(cpu);
         if self.cpus[cpu].tick.is_none_or(|at| at > from) {
-            self.cpus[cpu].tick = Some(from);
-            self.queue.push_tick(from, cpu as u32);
+            self.set_tick(cpu, Some(from));
         }
     }
 
@@ -610,11 +612,7 @@ impl<'a> Engine<'a> {
     /// Arm the tick of busy `cpu` for the first jiffy from `next_jiffy` on that is not before
     /// `inert_until`.
     fn arm_tick(&mut self, cpu: usize, next_jiffy: u64, inert_until: u64) {
-        let due = self.first_tick_from(next_jiffy, inert_until);
-        self.cpus[cpu].tick = due;
-        if let Some(at) = due {
-            self.queue.push_tick(at, cpu as u32);
-        }
+        self.set_tick(cpu, self.first_tick_from(next_jiffy, inert_until));
     }
 
     // ----- task programs ----------------------------------------------------------------------

@@ -24,9 +24,8 @@
 //! the same jiffy, and a tick armed for the next jiffy goes in front of those armed far ahead
 //! past skipped ones. A CPU has one tick armed (and may leave a few behind, re-armed sooner),
 //! so the FIFO stays about as long as the machine is wide, and the events' heap only as deep
-//! as the sleeping tasks. `pop` takes
-//! whichever of the FIFO's front and the heap's top has the smaller key: the order is exactly
-//! the one a single heap would give.
+//! as the sleeping tasks. `pop` takes whichever of the FIFO's front and the heap's top has
+//! the smaller key: the order is exactly the one a single heap would give.
 
 use std::cmp::Ordering;
 use std::collections::VecDeque;
@@ -78,11 +77,22 @@ impl Ticket {
 /// An event that came due.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fired {
-    pub at_ns: u64,
-    pub ticket: Ticket,
-    pub event: SimEvent,
-    /// Its place in the order of all events (see [`tick_key`]).
+    /// Its place in the order of all events (see [`tick_key`]): its time, then its order
+    /// within the instant.
     pub key: u128,
+    pub event: SimEvent,
+}
+
+impl Fired {
+    pub fn at_ns(&self) -> u64 {
+        (self.key >> 64) as u64
+    }
+
+    /// The ticket `arm` returned for it. A tick has none (its low bits are its CPU, see
+    /// `tick_order`): the engine names a CPU's tick by its time.
+    pub fn ticket(&self) -> Ticket {
+        Ticket::of_seq(self.key as u64 & LOW_BITS)
+    }
 }
 
 /// The place of `cpu`'s tick at `at_ns` in the order of all events: an event fired with a
@@ -96,7 +106,7 @@ fn key(at_ns: u64, order: u64) -> u128 {
 }
 
 fn tick_order(cpu: usize) -> u64 {
-    // Plus one: the low bits of an entry are never 0 (`Entry::fired`).
+    // Plus one: the low bits of an entry are never 0 (`Fired::ticket`).
     RANK_TICK | (cpu as u64 + 1)
 }
 
@@ -122,10 +132,6 @@ impl Entry {
     fn fired(self) -> Fired {
         Fired {
             key: self.key(),
-            at_ns: self.at_ns,
-            // A tick's low bits are its CPU, never 0 (see `push_tick`); the engine does not
-            // look at a tick's ticket.
-            ticket: Ticket::of_seq(self.order & LOW_BITS),
             event: self.event,
         }
     }
@@ -252,7 +258,7 @@ mod tests {
     use super::*;
 
     fn pop(q: &mut EventQueue) -> Option<(u64, SimEvent)> {
-        q.pop().map(|f| (f.at_ns, f.event))
+        q.pop().map(|f| (f.at_ns(), f.event))
     }
 
     #[test]
@@ -281,11 +287,11 @@ mod tests {
         assert_eq!(pop(&mut q), Some((2, SimEvent::RtPeriod)));
         assert_eq!(q.pop_segment_end_at(2), None);
         let first = q.pop().expect("queued");
-        assert_eq!((first.at_ns, first.ticket), (3, end1));
+        assert_eq!((first.at_ns(), first.ticket()), (3, end1));
         assert_eq!(first.event, SimEvent::SegmentEnd { cpu: 1 });
         let second = q.pop_segment_end_at(3).expect("queued");
         assert_eq!(
-            (second.ticket, second.event),
+            (second.ticket(), second.event),
             (end0, SimEvent::SegmentEnd { cpu: 0 })
         );
         assert_eq!(q.pop_segment_end_at(3), None);
@@ -298,8 +304,8 @@ mod tests {
         let a = q.arm(7, SimEvent::Wake { task: TaskId(0) });
         let b = q.arm(7, SimEvent::Wake { task: TaskId(0) });
         assert_ne!(a, b);
-        assert_eq!(q.pop().map(|f| f.ticket), Some(a));
-        assert_eq!(q.pop().map(|f| f.ticket), Some(b));
+        assert_eq!(q.pop().map(|f| f.ticket()), Some(a));
+        assert_eq!(q.pop().map(|f| f.ticket()), Some(b));
     }
 
     #[test]
@@ -317,7 +323,7 @@ mod tests {
         q.push_tick(20, 1);
         assert_eq!(q.peek_time(), Some(5));
         assert_eq!(pop(&mut q), Some((5, SimEvent::Resched { cpu: 3 })));
-        assert_eq!(q.pop().map(|f| f.ticket), Some(end));
+        assert_eq!(q.pop().map(|f| f.ticket()), Some(end));
         assert_eq!(pop(&mut q), Some((10, SimEvent::RtPeriod)));
         assert_eq!(pop(&mut q), Some((10, SimEvent::Tick { cpu: 0 })));
         assert_eq!(pop(&mut q), Some((10, SimEvent::Tick { cpu: 1 })));
