@@ -15,8 +15,10 @@ What is timed: the whole `proxysched run FILE --inherit proxy --quiet --metrics 
 JSON), as a user would run it. `events` is the metrics' `events` field (simulation events
 processed; cancelled timers not counted). CPU time is the child's user+sys time, which a
 busy machine disturbs less than wall time; events/s is computed from it. Each configuration
-runs --repeat times (default 3) and the
-run with the least CPU time is kept. Peak RSS is measured with /usr/bin/time when present.
+runs --repeat times (default 3) and the run with the least CPU time is kept. The repeats take
+turns (small, medium, large, small, ...), so that a host whose speed drifts during the run
+disturbs the three machines alike and the cost ratio between them less. Peak RSS is measured
+with /usr/bin/time when present.
 
 Usage:
     bench/bench.py                      # builds the release binary, runs all three
@@ -94,15 +96,18 @@ def main():
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="proxysched-bench-") as tmp:
+        workloads = []
         for cpus, tasks, duration in MACHINES:
             wl = os.path.join(tmp, f"c{cpus}_t{tasks}.json")
             generate(cpus, tasks, max(1, round(duration * a.scale)), wl)
-            best = None
-            for _ in range(a.repeat):
+            workloads.append(wl)
+        best = [None] * len(MACHINES)
+        for _ in range(a.repeat):
+            for i, wl in enumerate(workloads):
                 r = run_once(binary, wl, a.inherit, os.path.join(tmp, "m.json"))
-                if best is None or r[1] < best[1]:
-                    best = r
-            wall, cpu, rss_kb, m = best
+                if best[i] is None or r[1] < best[i][1]:
+                    best[i] = r
+        for (cpus, tasks, _), (wall, cpu, rss_kb, m) in zip(MACHINES, best):
             sim_s = m["end_ns"] / 1e9
             events = m["events"]
             misses = sum(t["deadline_misses"] for t in m["tasks"])

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use proxysched_sched::{
     CpuMask, LockResult, MutexId, Sched, SchedAttr, TaskId, TaskState, TimerRequest,
 };
-use proxysched_trace::{Event as Trace, RtappStats, Sink, WakeReason};
+use proxysched_trace::{Event as Trace, EventKind, RtappStats, Sink, WakeReason};
 use proxysched_workload::{Event, TimerMode, Workload};
 
 use crate::config::RunConfig;
@@ -88,7 +88,11 @@ pub struct Engine<'a> {
     sched: Sched,
     queue: EventQueue,
     now: u64,
-    progs: Vec<Program>,
+    progs: Vec<Program<'a>>,
+    /// rt-app's figures of each task's phase iteration in progress, by task; empty when no
+    /// sink reads the `rtapp_stats` they end in (most runs: keeping them would add a cache
+    /// line per task to every activation).
+    iter_stats: Vec<IterStats>,
     cpus: Vec<CpuSlot>,
     pending: VecDeque<usize>,
     /// The CPU whose task is acting; reschedules of other CPUs then cost an IPI.
@@ -145,6 +149,11 @@ impl<'a> Engine<'a> {
             }
         }
         let nr_cpus = cfg.sched.nr_cpus as usize;
+        let iter_stats = if sched.out.wanted.contains(EventKind::RtappLoopEnd) {
+            vec![IterStats::default(); w.tasks.len()]
+        } else {
+            Vec::new()
+        };
         let mut progs = Vec::with_capacity(w.tasks.len());
         sched.reserve_tasks(w.tasks.len());
         for (i, spec) in w.tasks.iter().enumerate() {
@@ -165,6 +174,7 @@ impl<'a> Engine<'a> {
             queue: EventQueue::default(),
             now: 0,
             progs,
+            iter_stats,
             cpus: (0..nr_cpus).map(|_| CpuSlot::default()).collect(),
             pending: VecDeque::new(),
             context_cpu: None,
@@ -620,9 +630,11 @@ impl<'a> Engine<'a> {
     /// Run `t`'s program on `cpu` until it starts a segment that takes time or the CPU must
     /// reschedule.
     fn advance(&mut self, t: TaskId, cpu: usize) -> Result<Flow, SimError> {
-        if let Some(expiry) = self.progs[t.index()].iter.timer_wake.take() {
-            // rt-app measures a timer's wakeup latency when the thread runs again.
-            self.progs[t.index()].iter.wu_lat_ns += self.now.saturating_sub(expiry);
+        if let Some(iter) = self.iter_stats.get_mut(t.index()) {
+            if let Some(expiry) = iter.timer_wake.take() {
+                // rt-app measures a timer's wakeup latency when the thread runs again.
+                iter.wu_lat_ns += self.now.saturating_sub(expiry);
+            }
         }
         loop {
             match self.progs[t.index()].segment {
@@ -661,7 +673,7 @@ impl<'a> Engine<'a> {
                 self.flush();
                 continue;
             }
-            let step = self.progs[t.index()].next_step(&self.w.tasks[t.index()]);
+            let step = self.progs[t.index()].next_step();
             match step {
                 Step::Start => {
                     self.emit(Trace::RtappTaskStart {
@@ -721,25 +733,19 @@ impl<'a> Engine<'a> {
         let now = self.now;
         match ev {
             Event::Run { work_ns } => {
-                self.progs[t.index()].iter.c_duration_ns += work_ns;
+                let exec = self.start_run_event(t, work_ns);
                 if work_ns > 0 {
-                    let exec = self.sched.exec_runtime(t);
-                    let prog = &mut self.progs[t.index()];
-                    prog.segment = Segment::Work {
+                    self.progs[t.index()].segment = Segment::Work {
                         until_exec: exec + work_ns,
                     };
-                    prog.iter.run_from = Some((now, exec));
                 }
             }
             Event::Runtime { wall_ns } => {
-                self.progs[t.index()].iter.c_duration_ns += wall_ns;
+                self.start_run_event(t, wall_ns);
                 if wall_ns > 0 {
-                    let exec = self.sched.exec_runtime(t);
-                    let prog = &mut self.progs[t.index()];
-                    prog.segment = Segment::Wall {
+                    self.progs[t.index()].segment = Segment::Wall {
                         until: now + wall_ns,
                     };
-                    prog.iter.run_from = Some((now, exec));
                 }
             }
             Event::Sleep { ns } => {
@@ -884,8 +890,9 @@ impl<'a> Engine<'a> {
     /// rt-app's `timer`: wait for the timer's next expiry on its absolute grid.
     fn timer(&mut self, t: TaskId, cpu: usize, timer: usize, period_ns: u64, mode: TimerMode) {
         let now = self.now;
-        let origin = self.w.tasks[t.index()].delay_ns;
-        let t_next = self.timers[timer].get_or_insert(origin);
+        let w = self.w;
+        // The grid starts at the task's start, read once: the spec is cold by now.
+        let t_next = self.timers[timer].get_or_insert_with(|| w.tasks[t.index()].delay_ns);
         *t_next += period_ns;
         let expiry = *t_next;
         if mode == TimerMode::Relative && *t_next < now {
@@ -894,13 +901,14 @@ impl<'a> Engine<'a> {
         let wake_at = *t_next;
         // rt-app's figures: the slack is measured against the expiry, before a relative
         // timer is reset; a timer reached late zeroes the wakeup latency.
-        let iter = &mut self.progs[t.index()].iter;
-        iter.c_period_ns += period_ns;
-        iter.slack_ns = expiry as i64 - now as i64;
-        if wake_at > now {
-            iter.timer_wake = Some(wake_at);
-        } else {
-            iter.wu_lat_ns = 0;
+        if let Some(iter) = self.iter_stats.get_mut(t.index()) {
+            iter.c_period_ns += period_ns;
+            iter.slack_ns = expiry as i64 - now as i64;
+            if wake_at > now {
+                iter.timer_wake = Some(wake_at);
+            } else {
+                iter.wu_lat_ns = 0;
+            }
         }
         // One period of a timer task ends here; it should have ended by the expiry.
         self.end_activation(t, Some(expiry));
@@ -942,23 +950,37 @@ impl<'a> Engine<'a> {
 
     // ----- rt-app's markers and statistics -----------------------------------------------------
 
+    /// A `run` or `runtime` event of `duration_ns` starts; returns the task's CPU time so far.
+    fn start_run_event(&mut self, t: TaskId, duration_ns: u64) -> u64 {
+        let exec = self.sched.exec_runtime(t);
+        if let Some(iter) = self.iter_stats.get_mut(t.index()) {
+            iter.c_duration_ns += duration_ns;
+            if duration_ns > 0 {
+                iter.run_from = Some((self.now, exec));
+            }
+        }
+        exec
+    }
+
     /// A `run` or `runtime` event is over: account its wall time and the CPU time it got.
     fn end_run_event(&mut self, t: TaskId) {
-        if let Some((wall0, exec0)) = self.progs[t.index()].iter.run_from.take() {
-            let exec = self.sched.exec_runtime(t);
-            let iter = &mut self.progs[t.index()].iter;
+        let Some(iter) = self.iter_stats.get_mut(t.index()) else {
+            return;
+        };
+        if let Some((wall0, exec0)) = iter.run_from.take() {
             iter.run_ns += self.now - wall0;
-            iter.perf_ns += exec.saturating_sub(exec0);
+            iter.perf_ns += self.sched.exec_runtime(t).saturating_sub(exec0);
         }
     }
 
     fn start_iteration(&mut self, t: TaskId, cpu: usize) {
-        let prog = &mut self.progs[t.index()];
-        prog.iter = IterStats {
-            start_ns: self.now,
-            ..IterStats::default()
-        };
-        let (thread_loop, phase, phase_loop) = prog.loop_position();
+        if let Some(iter) = self.iter_stats.get_mut(t.index()) {
+            *iter = IterStats {
+                start_ns: self.now,
+                ..IterStats::default()
+            };
+        }
+        let (thread_loop, phase, phase_loop) = self.progs[t.index()].loop_position();
         self.emit(Trace::RtappLoopStart {
             task: t,
             cpu: cpu as u32,
@@ -969,9 +991,10 @@ impl<'a> Engine<'a> {
     }
 
     fn end_iteration(&mut self, t: TaskId, cpu: usize) {
-        let prog = &self.progs[t.index()];
-        let (thread_loop, phase, phase_loop) = prog.loop_position();
-        let it = &prog.iter;
+        let Some(it) = self.iter_stats.get(t.index()) else {
+            return;
+        };
+        let (thread_loop, phase, phase_loop) = self.progs[t.index()].loop_position();
         let stats = RtappStats {
             perf_ns: it.perf_ns,
             run_ns: it.run_ns,
@@ -994,6 +1017,11 @@ impl<'a> Engine<'a> {
     }
 
     fn trace_rtapp_event(&mut self, t: TaskId, cpu: usize, ev: Event) {
+        // Finding the desc reads the workload's event origins and counts a reference: work
+        // (and cache lines) a run without a trace should not pay at every step.
+        if !self.sched.out.wanted.contains(EventKind::RtappEvent) {
+            return;
+        }
         let prog = &self.progs[t.index()];
         let (phase, id) = prog.event_position();
         let key = self.w.tasks[t.index()].phases[phase].event_origins[id].key;

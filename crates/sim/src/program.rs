@@ -2,7 +2,7 @@
 
 use proxysched_sched::{MutexId, SchedAttr};
 use proxysched_trace::WakeReason;
-use proxysched_workload::{Event, TaskSpec};
+use proxysched_workload::{Event, Phase, TaskSpec};
 
 use crate::queue::Ticket;
 
@@ -37,7 +37,8 @@ pub enum Step<'w> {
     Exit,
 }
 
-/// What rt-app measures over the current phase iteration (its log columns), in ns.
+/// What rt-app measures over the current phase iteration (its log columns), in ns. Kept only
+/// when a sink reads the `rtapp_stats` it ends with (see the engine's `iter_stats`).
 #[derive(Clone, Debug, Default)]
 pub struct IterStats {
     pub start_ns: u64,
@@ -64,8 +65,17 @@ pub struct Activation {
 }
 
 /// Where a task is in its rt-app program. Task `i` runs `Workload::tasks[i]`.
+///
+/// Every activation reads and writes most of these fields, so a program fits two cache lines
+/// and keeps what stepping needs from the task's spec (its phases and loop count): on a
+/// machine with thousands of tasks, each line an activation touches is a likely cache miss.
 #[derive(Debug)]
-pub struct Program {
+#[repr(align(64))]
+pub struct Program<'w> {
+    /// The task's phases (`TaskSpec::phases`).
+    phases: &'w [Phase],
+    /// `TaskSpec::loops`, `u64::MAX` for forever.
+    loops: u64,
     loops_done: u64,
     phase_iter: u64,
     // u32: a program is one per task for the whole run; phases and events per phase are few.
@@ -89,18 +99,20 @@ pub struct Program {
     pub reacquire: Option<MutexId>,
     /// Generation of the current mutex wait, for the hung-task check.
     pub lock_gen: u64,
-    /// rt-app's figures for the phase iteration in progress.
-    pub iter: IterStats,
     phase_ended: bool,
 }
 
-impl Program {
-    pub fn new(spec: &TaskSpec) -> Program {
+const _: () = assert!(std::mem::size_of::<Program>() == 128);
+
+impl<'w> Program<'w> {
+    pub fn new(spec: &'w TaskSpec) -> Program<'w> {
         let periodic = spec
             .phases
             .iter()
             .any(|p| p.events.iter().any(|e| matches!(e, Event::Timer { .. })));
         Program {
+            phases: &spec.phases,
+            loops: spec.loops.unwrap_or(u64::MAX),
             started: false,
             loops_done: 0,
             phase: 0,
@@ -116,7 +128,6 @@ impl Program {
             exited: false,
             reacquire: None,
             lock_gen: 0,
-            iter: IterStats::default(),
             phase_ended: false,
         }
     }
@@ -131,17 +142,17 @@ impl Program {
         (self.phase as usize, self.event.saturating_sub(1) as usize)
     }
 
-    /// Advance to the next step of `spec`, the program's task. Phase and task loops wrap here.
-    pub fn next_step<'w>(&mut self, spec: &'w TaskSpec) -> Step<'w> {
+    /// Advance to the next step. Phase and task loops wrap here.
+    pub fn next_step(&mut self) -> Step<'w> {
         if !self.started {
             self.started = true;
             return Step::Start;
         }
         loop {
-            if spec.loops.is_some_and(|n| self.loops_done >= n) || spec.phases.is_empty() {
+            if self.loops_done >= self.loops || self.phases.is_empty() {
                 return Step::Exit;
             }
-            let phase = &spec.phases[self.phase as usize];
+            let phase = &self.phases[self.phase as usize];
             if !self.phase_entered {
                 self.phase_entered = true;
                 return Step::EnterPhase {
@@ -164,7 +175,7 @@ impl Program {
             if self.phase_iter >= phase.loops {
                 self.phase_iter = 0;
                 self.phase += 1;
-                if self.phase as usize == spec.phases.len() {
+                if self.phase as usize == self.phases.len() {
                     self.phase = 0;
                     self.loops_done += 1;
                 }
