@@ -673,7 +673,7 @@ impl<'a> Engine<'a> {
                 self.flush();
                 continue;
             }
-            let step = self.progs[t.index()].next_step();
+            let step = self.progs[t.index()].next_step(&self.w.tasks[t.index()]);
             match step {
                 Step::Start => {
                     self.emit(Trace::RtappTaskStart {
@@ -696,6 +696,7 @@ impl<'a> Engine<'a> {
                     }
                     self.start_iteration(t, cpu);
                 }
+                Step::EnterPhaseAgain => self.start_iteration(t, cpu),
                 Step::Event(ev) => {
                     self.trace_rtapp_event(t, cpu, ev);
                     self.execute(t, cpu, ev)
@@ -721,7 +722,7 @@ impl<'a> Engine<'a> {
         if delay > self.now {
             // rt-app sleeps the task's `delay` before its first phase; the first activation
             // starts when that sleep ends.
-            self.progs[t.index()].pending_release = Some(delay);
+            self.progs[t.index()].activation = Activation::Pending { release_ns: delay };
             self.sleep_until(t, cpu, delay, WakeReason::Sleep);
         } else {
             // Every thread starts when it was created (plus its delay), not when it first runs.
@@ -913,7 +914,9 @@ impl<'a> Engine<'a> {
         // One period of a timer task ends here; it should have ended by the expiry.
         self.end_activation(t, Some(expiry));
         if wake_at > now {
-            self.progs[t.index()].pending_release = Some(wake_at);
+            self.progs[t.index()].activation = Activation::Pending {
+                release_ns: wake_at,
+            };
             self.sleep_until(t, cpu, wake_at, WakeReason::Timer);
         } else {
             self.start_activation(t, wake_at);
@@ -941,10 +944,10 @@ impl<'a> Engine<'a> {
         prog.waiting = None;
         prog.wake_timer = None;
         self.sched.try_to_wake_up(t, reason);
-        match self.progs[t.index()].pending_release.take() {
-            Some(release) => self.start_activation(t, release),
-            None if !self.progs[t.index()].periodic => self.start_activation(t, self.now),
-            None => {}
+        match self.progs[t.index()].activation {
+            Activation::Pending { release_ns } => self.start_activation(t, release_ns),
+            _ if !self.progs[t.index()].periodic => self.start_activation(t, self.now),
+            _ => {}
         }
     }
 
@@ -1042,9 +1045,9 @@ impl<'a> Engine<'a> {
             SchedAttr::Deadline { deadline_ns, .. } => Some(release_ns + deadline_ns),
             _ => None,
         };
-        self.progs[t.index()].activation = Some(Activation {
+        self.progs[t.index()].activation = Activation::Open {
             dl_deadline_ns: deadline_ns,
-        });
+        };
         self.emit(Trace::ActivationStart {
             task: t,
             release_ns,
@@ -1054,10 +1057,11 @@ impl<'a> Engine<'a> {
 
     /// End the current activation; `timer_deadline` is the timer expiry it had to beat.
     fn end_activation(&mut self, t: TaskId, timer_deadline: Option<u64>) {
-        let Some(activation) = self.progs[t.index()].activation.take() else {
+        let Activation::Open { dl_deadline_ns } = self.progs[t.index()].activation else {
             return;
         };
-        let deadline_ns = activation.dl_deadline_ns.or(timer_deadline);
+        self.progs[t.index()].activation = Activation::Closed;
+        let deadline_ns = dl_deadline_ns.or(timer_deadline);
         let missed = deadline_ns.is_some_and(|d| self.now > d);
         self.emit(Trace::ActivationEnd {
             task: t,

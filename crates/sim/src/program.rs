@@ -2,7 +2,7 @@
 
 use proxysched_sched::{MutexId, SchedAttr};
 use proxysched_trace::WakeReason;
-use proxysched_workload::{Event, Phase, TaskSpec};
+use proxysched_workload::{Event, TaskSpec};
 
 use crate::queue::Ticket;
 
@@ -30,6 +30,9 @@ pub enum Step<'w> {
         sched: Option<SchedAttr>,
         cpus: Option<&'w [u32]>,
     },
+    /// Another iteration of the phase just ended begins. Its attributes and affinity are in
+    /// place: only entering a phase sets them, and this one set them last.
+    EnterPhaseAgain,
     Event(Event),
     /// The phase iteration's events are all done (rt-app's `rtapp_loop: event=end`).
     EndPhase,
@@ -57,23 +60,33 @@ pub struct IterStats {
     pub timer_wake: Option<u64>,
 }
 
-/// An activation in progress (a timer period, or one wakeup of a task without a timer).
-#[derive(Clone, Copy, Debug)]
-pub struct Activation {
-    /// Its SCHED_DEADLINE absolute deadline, for a DL task.
-    pub dl_deadline_ns: Option<u64>,
+/// Where a task stands between activations (a timer period, or one wakeup of a task without
+/// a timer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    /// None is open, and the next wakeup of a task without a timer opens one.
+    Closed,
+    /// The task sleeps until this release time (timer expiry or end of the initial delay);
+    /// the wakeup then opens the activation released at it.
+    Pending { release_ns: u64 },
+    /// One is open; a SCHED_DEADLINE task has its absolute deadline here.
+    Open { dl_deadline_ns: Option<u64> },
 }
 
 /// Where a task is in its rt-app program. Task `i` runs `Workload::tasks[i]`.
 ///
 /// Every activation reads and writes most of these fields, so a program fits two cache lines
-/// and keeps what stepping needs from the task's spec (its phases and loop count): on a
-/// machine with thousands of tasks, each line an activation touches is a likely cache miss.
+/// and keeps what stepping through a phase again needs from the task's spec (the phase's
+/// events and loop count, the task's phase and loop counts): on a machine with thousands of
+/// tasks, each line an activation touches is a likely cache miss, and the spec is read only
+/// when the program moves to another phase.
 #[derive(Debug)]
 #[repr(align(64))]
 pub struct Program<'w> {
-    /// The task's phases (`TaskSpec::phases`).
-    phases: &'w [Phase],
+    /// The events of the current phase.
+    events: &'w [Event],
+    /// The current phase's `Phase::loops`.
+    phase_loops: u64,
     /// `TaskSpec::loops`, `u64::MAX` for forever.
     loops: u64,
     loops_done: u64,
@@ -81,17 +94,18 @@ pub struct Program<'w> {
     // u32: a program is one per task for the whole run; phases and events per phase are few.
     phase: u32,
     event: u32,
+    nr_phases: u32,
     started: bool,
     phase_entered: bool,
+    phase_ended: bool,
+    /// The phase the program enters next is the one it just ended.
+    reentering: bool,
     pub segment: Segment,
+    pub activation: Activation,
     /// The queue entry of the current wait's timed wakeup; any other one is stale.
     pub wake_timer: Option<Ticket>,
     /// Why the task sleeps, while it does.
     pub waiting: Option<WakeReason>,
-    /// Release time of the activation the next wakeup starts (timer expiry or end of delay).
-    pub pending_release: Option<u64>,
-    /// The current activation, if one is open.
-    pub activation: Option<Activation>,
     /// Has a `timer` event: activations are timer periods, not wakeups.
     pub periodic: bool,
     pub exited: bool,
@@ -99,7 +113,6 @@ pub struct Program<'w> {
     pub reacquire: Option<MutexId>,
     /// Generation of the current mutex wait, for the hung-task check.
     pub lock_gen: u64,
-    phase_ended: bool,
 }
 
 const _: () = assert!(std::mem::size_of::<Program>() == 128);
@@ -111,24 +124,26 @@ impl<'w> Program<'w> {
             .iter()
             .any(|p| p.events.iter().any(|e| matches!(e, Event::Timer { .. })));
         Program {
-            phases: &spec.phases,
+            events: &[],
+            phase_loops: 0,
             loops: spec.loops.unwrap_or(u64::MAX),
-            started: false,
             loops_done: 0,
-            phase: 0,
             phase_iter: 0,
+            phase: 0,
             event: 0,
+            nr_phases: u32::try_from(spec.phases.len()).expect("phases fit u32"),
+            started: false,
             phase_entered: false,
+            phase_ended: false,
+            reentering: false,
             segment: Segment::None,
+            activation: Activation::Closed,
             wake_timer: None,
             waiting: None,
-            pending_release: None,
-            activation: None,
             periodic,
             exited: false,
             reacquire: None,
             lock_gen: 0,
-            phase_ended: false,
         }
     }
 
@@ -142,25 +157,31 @@ impl<'w> Program<'w> {
         (self.phase as usize, self.event.saturating_sub(1) as usize)
     }
 
-    /// Advance to the next step. Phase and task loops wrap here.
-    pub fn next_step(&mut self) -> Step<'w> {
+    /// Advance to the next step of `spec`, the program's task (read only when the program
+    /// enters another phase). Phase and task loops wrap here.
+    pub fn next_step(&mut self, spec: &'w TaskSpec) -> Step<'w> {
         if !self.started {
             self.started = true;
             return Step::Start;
         }
         loop {
-            if self.loops_done >= self.loops || self.phases.is_empty() {
+            if self.loops_done >= self.loops || self.nr_phases == 0 {
                 return Step::Exit;
             }
-            let phase = &self.phases[self.phase as usize];
             if !self.phase_entered {
                 self.phase_entered = true;
+                if self.reentering {
+                    return Step::EnterPhaseAgain;
+                }
+                let phase = &spec.phases[self.phase as usize];
+                self.events = &phase.events;
+                self.phase_loops = phase.loops;
                 return Step::EnterPhase {
                     sched: phase.sched,
                     cpus: phase.cpus.as_deref(),
                 };
             }
-            if let Some(&ev) = phase.events.get(self.event as usize) {
+            if let Some(&ev) = self.events.get(self.event as usize) {
                 self.event += 1;
                 return Step::Event(ev);
             }
@@ -171,15 +192,103 @@ impl<'w> Program<'w> {
             self.phase_ended = false;
             self.event = 0;
             self.phase_entered = false;
+            let ended = self.phase;
             self.phase_iter += 1;
-            if self.phase_iter >= phase.loops {
+            if self.phase_iter >= self.phase_loops {
                 self.phase_iter = 0;
                 self.phase += 1;
-                if self.phase as usize == self.phases.len() {
+                if self.phase == self.nr_phases {
                     self.phase = 0;
                     self.loops_done += 1;
                 }
             }
+            self.reentering = self.phase == ended;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workload(json: &str) -> proxysched_workload::Workload {
+        proxysched_workload::parse_str("test.json", json).expect("valid workload")
+    }
+
+    /// A short name for each step, with the loop position it leaves the program at.
+    fn steps(spec: &TaskSpec, n: usize) -> Vec<String> {
+        let mut prog = Program::new(spec);
+        (0..n)
+            .map(|_| {
+                let step = match prog.next_step(spec) {
+                    Step::Start => "start".to_string(),
+                    Step::EnterPhase { sched, .. } => format!("enter(sched={})", sched.is_some()),
+                    Step::EnterPhaseAgain => "again".to_string(),
+                    Step::Event(ev) => format!("{ev:?}").split(' ').next().unwrap().to_string(),
+                    Step::EndPhase => "end".to_string(),
+                    Step::Exit => "exit".to_string(),
+                };
+                let (thread_loop, phase, phase_loop) = prog.loop_position();
+                format!("{step}@{thread_loop}.{phase}.{phase_loop}")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn phases_are_entered_once_per_run_of_iterations_and_the_task_loops_end_in_exit() {
+        let w = workload(
+            r#"{ "global": { "duration": 1 },
+                 "tasks": { "t": { "loop": 2, "phases": {
+                     "a": { "loop": 2, "policy": "SCHED_FIFO", "priority": 10, "run": 100 },
+                     "b": { "loop": 1, "sleep": 100 } } } } }"#,
+        );
+        let got = steps(&w.tasks[0], 17);
+        let want = [
+            "start@0.0.0",
+            "enter(sched=true)@0.0.0",
+            "Run@0.0.0",
+            "end@0.0.0",
+            // The second iteration of `a` keeps what the first one set.
+            "again@0.0.1",
+            "Run@0.0.1",
+            "end@0.0.1",
+            "enter(sched=false)@0.1.0",
+            "Sleep@0.1.0",
+            "end@0.1.0",
+            // Back to `a` in the next task loop: another phase ran in between, so `a`'s
+            // attributes are applied again.
+            "enter(sched=true)@1.0.0",
+            "Run@1.0.0",
+            "end@1.0.0",
+            "again@1.0.1",
+            "Run@1.0.1",
+            "end@1.0.1",
+            "enter(sched=false)@1.1.0",
+        ];
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_task_without_phases_enters_its_one_phase_again_at_every_iteration() {
+        let w = workload(
+            r#"{ "global": { "duration": 1 },
+                 "tasks": { "t": { "loop": 2, "run": 100, "sleep": 100 } } }"#,
+        );
+        let got = steps(&w.tasks[0], 11);
+        let want = [
+            "start@0.0.0",
+            "enter(sched=false)@0.0.0",
+            "Run@0.0.0",
+            "Sleep@0.0.0",
+            "end@0.0.0",
+            // rt-app: the `loop` of a task without `phases` counts iterations of its phase.
+            "again@0.0.1",
+            "Run@0.0.1",
+            "Sleep@0.0.1",
+            "end@0.0.1",
+            "exit@1.0.0",
+            "exit@1.0.0",
+        ];
+        assert_eq!(got, want);
     }
 }
