@@ -164,7 +164,7 @@ impl<'a> Engine<'a> {
             // otherwise grow the outbox to a size it keeps for the whole run.
             sink.record_all(0, &sched.out.events);
             sched.out.events.clear();
-            progs.push(Program::new(spec));
+            progs.push(Program::new(i, spec));
         }
         Ok(Engine {
             w,
@@ -673,7 +673,7 @@ impl<'a> Engine<'a> {
                 self.flush();
                 continue;
             }
-            let step = self.progs[t.index()].next_step(&self.w.tasks[t.index()]);
+            let step = self.progs[t.index()].next_step(self.w);
             match step {
                 Step::Start => {
                     self.emit(Trace::RtappTaskStart {

@@ -2,7 +2,7 @@
 
 use proxysched_sched::{MutexId, SchedAttr};
 use proxysched_trace::WakeReason;
-use proxysched_workload::{Event, TaskSpec};
+use proxysched_workload::{Event, TaskSpec, Workload};
 
 use crate::queue::Ticket;
 
@@ -83,6 +83,8 @@ pub enum Activation {
 #[derive(Debug)]
 #[repr(align(64))]
 pub struct Program<'w> {
+    /// The program's task: it runs `Workload::tasks[task]`.
+    task: u32,
     /// The events of the current phase.
     events: &'w [Event],
     /// The current phase's `Phase::loops`.
@@ -118,12 +120,13 @@ pub struct Program<'w> {
 const _: () = assert!(std::mem::size_of::<Program>() == 128);
 
 impl<'w> Program<'w> {
-    pub fn new(spec: &'w TaskSpec) -> Program<'w> {
+    pub fn new(task: usize, spec: &TaskSpec) -> Program<'w> {
         let periodic = spec
             .phases
             .iter()
             .any(|p| p.events.iter().any(|e| matches!(e, Event::Timer { .. })));
         Program {
+            task: u32::try_from(task).expect("tasks fit u32"),
             events: &[],
             phase_loops: 0,
             loops: spec.loops.unwrap_or(u64::MAX),
@@ -157,9 +160,9 @@ impl<'w> Program<'w> {
         (self.phase as usize, self.event.saturating_sub(1) as usize)
     }
 
-    /// Advance to the next step of `spec`, the program's task (read only when the program
-    /// enters another phase). Phase and task loops wrap here.
-    pub fn next_step(&mut self, spec: &'w TaskSpec) -> Step<'w> {
+    /// Advance to the next step of the program of its task in `w` (whose spec is read only
+    /// when the program enters another phase). Phase and task loops wrap here.
+    pub fn next_step(&mut self, w: &'w Workload) -> Step<'w> {
         if !self.started {
             self.started = true;
             return Step::Start;
@@ -173,13 +176,7 @@ impl<'w> Program<'w> {
                 if self.reentering {
                     return Step::EnterPhaseAgain;
                 }
-                let phase = &spec.phases[self.phase as usize];
-                self.events = &phase.events;
-                self.phase_loops = phase.loops;
-                return Step::EnterPhase {
-                    sched: phase.sched,
-                    cpus: phase.cpus.as_deref(),
-                };
+                return self.enter_phase(w);
             }
             if let Some(&ev) = self.events.get(self.event as usize) {
                 self.event += 1;
@@ -205,22 +202,39 @@ impl<'w> Program<'w> {
             self.reentering = self.phase == ended;
         }
     }
+
+    /// Enter another phase than the last one: take its events and loop count from the spec.
+    /// Out of line and handed the whole workload, not the task's spec: given the spec, the
+    /// compiler read it (a likely cache miss) at every step, ahead of the test for the
+    /// common case that does not need it, hoisting the invariant read out of the stepping
+    /// loop or into the caller.
+    #[cold]
+    #[inline(never)]
+    fn enter_phase(&mut self, w: &'w Workload) -> Step<'w> {
+        let phase = &w.tasks[self.task as usize].phases[self.phase as usize];
+        self.events = &phase.events;
+        self.phase_loops = phase.loops;
+        Step::EnterPhase {
+            sched: phase.sched,
+            cpus: phase.cpus.as_deref(),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn workload(json: &str) -> proxysched_workload::Workload {
+    fn workload(json: &str) -> Workload {
         proxysched_workload::parse_str("test.json", json).expect("valid workload")
     }
 
     /// A short name for each step, with the loop position it leaves the program at.
-    fn steps(spec: &TaskSpec, n: usize) -> Vec<String> {
-        let mut prog = Program::new(spec);
+    fn steps(w: &Workload, n: usize) -> Vec<String> {
+        let mut prog = Program::new(0, &w.tasks[0]);
         (0..n)
             .map(|_| {
-                let step = match prog.next_step(spec) {
+                let step = match prog.next_step(w) {
                     Step::Start => "start".to_string(),
                     Step::EnterPhase { sched, .. } => format!("enter(sched={})", sched.is_some()),
                     Step::EnterPhaseAgain => "again".to_string(),
@@ -242,7 +256,7 @@ mod tests {
                      "a": { "loop": 2, "policy": "SCHED_FIFO", "priority": 10, "run": 100 },
                      "b": { "loop": 1, "sleep": 100 } } } } }"#,
         );
-        let got = steps(&w.tasks[0], 17);
+        let got = steps(&w, 17);
         let want = [
             "start@0.0.0",
             "enter(sched=true)@0.0.0",
@@ -274,7 +288,7 @@ mod tests {
             r#"{ "global": { "duration": 1 },
                  "tasks": { "t": { "loop": 2, "run": 100, "sleep": 100 } } }"#,
         );
-        let got = steps(&w.tasks[0], 11);
+        let got = steps(&w, 11);
         let want = [
             "start@0.0.0",
             "enter(sched=false)@0.0.0",
