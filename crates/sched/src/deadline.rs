@@ -120,12 +120,28 @@ struct SortedKeys(VecDeque<DlKey>);
 
 impl SortedKeys {
     fn insert(&mut self, key: DlKey) {
-        let at = self.0.partition_point(|&k| k < key);
-        self.0.insert(at, key);
+        // The ends first: a general insert into a ring buffer (search two halves, shift
+        // around the wrap) costs several times a push.
+        if self.0.back().is_none_or(|&last| last < key) {
+            self.0.push_back(key);
+        } else if self.0.front().is_some_and(|&first| key < first) {
+            self.0.push_front(key);
+        } else {
+            let at = self.0.partition_point(|&k| k < key);
+            self.0.insert(at, key);
+        }
     }
 
     /// False if `key` was not there.
     fn remove(&mut self, key: DlKey) -> bool {
+        if self.0.front() == Some(&key) {
+            self.0.pop_front();
+            return true;
+        }
+        if self.0.back() == Some(&key) {
+            self.0.pop_back();
+            return true;
+        }
         match self.0.binary_search(&key) {
             Ok(at) => {
                 self.0.remove(at);
