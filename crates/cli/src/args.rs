@@ -203,9 +203,9 @@ pub struct SimFlags {
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     pub hung_task_timeout: Option<u64>,
     /// Process every tick. By default a tick that could only charge the running task (a
-    /// SCHED_DEADLINE or SCHED_FIFO task with budget left, with no fair task in the system and
-    /// no priority inheritance) is skipped: the schedule is the same, only the `events` count
-    /// differs.
+    /// SCHED_DEADLINE task with budget left, not under priority inheritance, or a SCHED_FIFO
+    /// task below the RT runtime, with no fair task in the system) is skipped: the schedule is
+    /// the same, only the `events` count differs.
     #[arg(long)]
     pub every_tick: bool,
 }

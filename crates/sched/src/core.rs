@@ -268,10 +268,8 @@ impl Sched {
     #[inline(always)]
     pub fn tick_inert_until(&self, cpu: usize) -> u64 {
         // Fair ticks end slices, and fair tasks anywhere give the balancer work at each tick:
-        // the common case is told at once. Under priority inheritance every tick is kept:
-        // skipping them changed the event stream in 2 of 3000 torture runs (`torture --seed
-        // 11 --runs 1000 --determinism-check`, runs 92 and 837), for a reason not found yet.
-        if self.nr_fair_tasks > 0 || self.cfg.inherit == Inherit::Pi {
+        // the common case is told at once.
+        if self.nr_fair_tasks > 0 {
             return self.now;
         }
         self.running_tick_inert_until(cpu)

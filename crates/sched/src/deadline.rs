@@ -13,6 +13,7 @@ use crate::class::{
 };
 use crate::core::Sched;
 use crate::cpumask::CpuMask;
+use crate::mutex::Inherit;
 use crate::rt::RtSchedClass;
 use crate::task::TaskId;
 use proxysched_trace::Event;
@@ -558,7 +559,15 @@ impl DlSchedClass {
     /// charge it: `update_curr` leaves it alone while its budget stays positive and it is
     /// still the earliest deadline here, and `task_tick` does nothing (see
     /// [`Sched::tick_inert_until`]).
+    ///
+    /// Never under priority inheritance: a DL task that blocks on a mutex lends the owner it
+    /// boosts its budget as last charged (`boost_from`), with no `update_curr()` of its own
+    /// CPU first (unless the owner is queued there). That budget is the one its last tick
+    /// left, so each tick's charge may be read before the next `update_curr()`.
     pub(crate) fn tick_inert_until(s: &Sched, cpu: usize, p: TaskId, from: u64) -> Option<u64> {
+        if s.cfg.inherit == Inherit::Pi {
+            return None;
+        }
         let dl = &s.tasks[p.index()].dl;
         (s.rqs[cpu].dl.is_leftmost(p) && !dl.dl_throttled && !dl.dl_yielded && dl.runtime > 0)
             .then(|| from + dl.runtime as u64)

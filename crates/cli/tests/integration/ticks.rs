@@ -123,3 +123,31 @@ fn proxy_and_pi_runs_are_the_same_either_way() {
         both_ways(json, with_inherit(overrides(2, 300 * MS), inherit));
     }
 }
+
+#[test]
+fn a_deadline_waiter_lends_the_budget_its_last_tick_left() {
+    // Under PI a DL task's ticks are kept: the budget it lends when it blocks is the one its
+    // last tick left. "dl" (CPU 1) runs 2.5 ms from 1 ms, then blocks on M, held by "owner"
+    // (pinned to CPU 0), and boosts it with its deadline (21 ms) and its budget as charged at
+    // its tick at 3 ms: 2 ms (with its ticks skipped, it would still be the 4 ms of 1 ms).
+    // The lent budget runs out at 5.5 ms; the tick at 6 ms gives the owner the next one,
+    // deadline 41 ms. So "mid" (deadline 26.5 ms), waking at 6.5 ms while "busy" holds CPU 1
+    // with an earlier deadline, preempts the owner on CPU 0 (lent 4 ms, it would wait).
+    let json = r#"{ "tasks": {
+        "owner": { "policy": "SCHED_FIFO", "priority": 10, "cpus": [0], "loop": 1,
+                   "lock": "M", "run": 8000, "unlock": "M" },
+        "dl": { "policy": "SCHED_DEADLINE", "dl-runtime": 4000, "dl-period": 20000,
+                "loop": 1, "delay": 1000, "run": 2500, "lock": "M", "run": 500,
+                "unlock": "M" },
+        "busy": { "policy": "SCHED_DEADLINE", "dl-runtime": 3000, "dl-period": 10000,
+                  "loop": 1, "delay": 6000, "run": 2000 },
+        "mid": { "policy": "SCHED_DEADLINE", "dl-runtime": 1000, "dl-period": 20000,
+                 "loop": 1, "delay": 6500, "run": 500 } } }"#;
+    let [(m, ev), _] = both_ways(json, with_inherit(overrides(2, 30 * MS), Inherit::Pi));
+    let mid_in: Vec<(u64, u32)> = switches(&m, &ev)
+        .into_iter()
+        .filter(|(_, _, name)| name == "mid")
+        .map(|(at, cpu, _)| (at, cpu))
+        .collect();
+    assert_eq!(mid_in.last(), Some(&(6_500_000, 0)));
+}
