@@ -459,6 +459,21 @@ impl DlSchedClass {
         }
         dl.dl_yielded = false;
         dl.dl_throttled = false;
+        Self::trace_replenish(s, p);
+    }
+
+    /// Every new budget and deadline is traced, whichever path gave it (the timer, a timer
+    /// already due when the budget ran out, a boosted owner, the CBS wakeup rule): a trace
+    /// reader follows the budget from these alone.
+    fn trace_replenish(s: &mut Sched, p: TaskId) {
+        let t = &s.tasks[p.index()];
+        let ev = Event::DlReplenish {
+            task: p,
+            cpu: t.cpu,
+            runtime_ns: t.dl.runtime,
+            deadline_ns: t.dl.deadline,
+        };
+        s.emit(ev);
     }
 
     /// `update_dl_entity()`: the CBS wakeup rule. Keep the current deadline and budget only if
@@ -476,6 +491,7 @@ impl DlSchedClass {
             } else {
                 dl.new_period(now);
             }
+            Self::trace_replenish(s, p);
         }
     }
 
@@ -512,13 +528,6 @@ impl DlSchedClass {
         Self::insert(s, cpu, p);
         // Queued again outside enqueue_task(), which keeps the masks otherwise.
         s.update_cpu_masks(cpu);
-        let dl = &s.tasks[p.index()].dl;
-        s.emit(Event::DlReplenish {
-            task: p,
-            cpu: cpu as u32,
-            runtime_ns: dl.runtime,
-            deadline_ns: dl.deadline,
-        });
         s.check_preempt(cpu, p);
         Self.push_tasks(s, cpu);
     }
@@ -670,6 +679,7 @@ impl SchedClass for DlSchedClass {
             Self::replenish(s, p);
         } else if flags & ENQUEUE_RESTORE != 0 && s.tasks[p.index()].dl.deadline < now {
             s.tasks[p.index()].dl.new_period(now);
+            Self::trace_replenish(s, p);
         }
         Self::insert(s, cpu, p);
     }

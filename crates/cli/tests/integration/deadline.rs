@@ -1,6 +1,7 @@
 //! SCHED_DEADLINE: EDF + CBS, admission control.
 
 use crate::common::*;
+use proxysched_trace::Event;
 
 #[test]
 fn three_dl_tasks_at_90_percent_never_miss_on_one_cpu() {
@@ -214,4 +215,33 @@ fn a_cpu_whose_running_task_stays_queued_does_not_pull() {
         .map(|&(at, cpu, name)| (at, cpu, name.to_string()))
         .collect();
     assert_eq!(sw, expected);
+}
+
+/// `(time, runtime, deadline)` of every `DlReplenish` in the stream.
+fn replenishments(events: &[(u64, Event)]) -> Vec<(u64, i64, u64)> {
+    events
+        .iter()
+        .filter_map(|(at, e)| match e {
+            Event::DlReplenish {
+                runtime_ns,
+                deadline_ns,
+                ..
+            } => Some((*at, *runtime_ns, *deadline_ns)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn every_new_budget_is_traced_whichever_path_gives_it() {
+    // 1 ms of work on a 1 ms budget, then 25 ms of sleep: the budget runs out as the work ends
+    // (throttled until 10 ms), the replenishment timer fires while the task sleeps, and the
+    // wakeup at 26 ms finds the deadline (20 ms) past, so the CBS rule starts a new instance.
+    let json = r#"{ "tasks": { "dl": { "policy": "SCHED_DEADLINE", "dl-runtime": 1000,
+        "dl-period": 10000, "loop": 1, "run": 1000, "sleep": 25000, "run": 500 } } }"#;
+    let (_, ev) = run_traced(json, overrides(1, 40 * MS));
+    assert_eq!(
+        replenishments(&ev),
+        [(10 * MS, MS as i64, 20 * MS), (26 * MS, MS as i64, 36 * MS)]
+    );
 }
