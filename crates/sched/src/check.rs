@@ -12,7 +12,10 @@ impl Sched {
         for (p, t) in self.tasks() {
             if !t.on_rq {
                 if self.rqs.iter().any(|rq| rq.curr == Some(p)) {
-                    return Err(format!("{} ({p}) runs but is not queued", t.name));
+                    return Err(format!(
+                        "{} ({p}) runs but is not queued",
+                        self.task_name(p)
+                    ));
                 }
                 continue;
             }
@@ -30,7 +33,7 @@ impl Sched {
             if in_class != usize::from(!throttled) {
                 return Err(format!(
                     "{} ({p}) is queued on cpu{cpu} but appears {in_class} times in its class queue",
-                    t.name
+                    self.task_name(p)
                 ));
             }
             if !throttled {
@@ -41,11 +44,15 @@ impl Sched {
             if !t.is_blocked && !t.cpus_allowed.test(cpu) && rq.curr != Some(p) {
                 return Err(format!(
                     "{} ({p}) is runnable on cpu{cpu}, outside its affinity {:?}",
-                    t.name, t.cpus_allowed
+                    self.task_name(p),
+                    t.cpus_allowed
                 ));
             }
             if t.state == TaskState::Dead {
-                return Err(format!("{} ({p}) is dead but still queued", t.name));
+                return Err(format!(
+                    "{} ({p}) is dead but still queued",
+                    self.task_name(p)
+                ));
             }
         }
         for (cpu, rq) in self.rqs.iter().enumerate() {
@@ -77,25 +84,34 @@ impl Sched {
             };
             let t = self.task(curr);
             if t.cpu as usize != cpu {
-                return Err(format!("cpu{cpu}: curr {} belongs to cpu{}", t.name, t.cpu));
+                return Err(format!(
+                    "cpu{cpu}: curr {} belongs to cpu{}",
+                    self.task_name(curr),
+                    t.cpu
+                ));
             }
             if !t.cpus_allowed.test(cpu) {
                 return Err(format!(
                     "cpu{cpu}: curr {} runs outside its affinity {:?}",
-                    t.name, t.cpus_allowed
+                    self.task_name(curr),
+                    t.cpus_allowed
                 ));
             }
             if t.state != TaskState::Running {
                 return Err(format!(
                     "cpu{cpu}: curr {} is {:?}, not runnable",
-                    t.name, t.state
+                    self.task_name(curr),
+                    t.state
                 ));
             }
             if t.is_blocked
                 || t.blocked_on
                     .is_some_and(|m| self.mutex(m).owner != Some(curr))
             {
-                return Err(format!("cpu{cpu}: curr {} is blocked on a mutex", t.name));
+                return Err(format!(
+                    "cpu{cpu}: curr {} is blocked on a mutex",
+                    self.task_name(curr)
+                ));
             }
             if rq.donor != rq.curr {
                 self.check_proxy_chain(cpu)?;
@@ -113,11 +129,11 @@ impl Sched {
                 return Err(format!("mutex {} is free but has waiters", m.name));
             }
             if let Some(o) = m.owner {
-                if !self.task(o).held.contains(&crate::mutex::MutexId(i as u32)) {
+                if !self.held(o).contains(&crate::mutex::MutexId(i as u32)) {
                     return Err(format!(
                         "mutex {} owned by {} not in its held list",
                         m.name,
-                        self.task(o).name
+                        self.task_name(o)
                     ));
                 }
             }
@@ -125,7 +141,7 @@ impl Sched {
                 if self.task(w).blocked_on != Some(crate::mutex::MutexId(i as u32)) {
                     return Err(format!(
                         "{} waits for {} but is blocked on {:?}",
-                        self.task(w).name,
+                        self.task_name(w),
                         m.name,
                         self.task(w).blocked_on
                     ));
@@ -148,7 +164,7 @@ impl Sched {
                 return Err(format!(
                     "cpu{cpu}: {} ({p}) is on the timeline with deadline {deadline}, vruntime \
                      {vruntime}, last picked at {picked_ns} but has {}, {} and {}",
-                    self.task(p).name,
+                    self.task_name(p),
                     se.deadline,
                     se.vruntime,
                     se.last_picked_ns
@@ -193,7 +209,8 @@ impl Sched {
                         return Err(format!(
                             "cpu{cpu}: {class} task {} ({p}) has on-queue {on}, pushable {flag} \
                              and cpu{}",
-                            t.name, t.cpu
+                            self.task_name(p),
+                            t.cpu
                         ));
                     }
                 }
@@ -255,8 +272,8 @@ impl Sched {
         }
         Err(format!(
             "cpu{cpu}: curr {} is not at the end of donor {}'s blocked-on chain",
-            self.task(curr).name,
-            self.task(donor).name
+            self.task_name(curr),
+            self.task_name(donor)
         ))
     }
 }

@@ -13,12 +13,12 @@ use crate::cpumask::{CpuMask, NR_CPUS};
 use crate::cpupri::CpuPri;
 use crate::deadline::{DlAdmissionError, DlSchedClass, SchedDlEntity};
 use crate::fair::{base_slice_ns, FairSchedClass, SchedEntity};
-use crate::mutex::{Inherit, Mutex, ProxyLevel};
+use crate::mutex::{Inherit, Mutex, MutexId, ProxyLevel};
 use crate::prio_array::RtNodes;
 use crate::proxy::ProxyAction;
 use crate::rq::Rq;
 use crate::rt::{rr_timeslice_ticks, RtSchedClass, SchedRtEntity};
-use crate::task::{Task, TaskId, TaskState};
+use crate::task::{Task, TaskCold, TaskId, TaskState};
 use crate::timeline::RunNodes;
 use proxysched_trace::{Event, EventKinds, PrevState, WakeReason};
 
@@ -138,6 +138,8 @@ pub struct Sched {
     /// Current virtual time; set by the engine, never decreases.
     pub now: u64,
     pub(crate) tasks: Vec<Task>,
+    /// By task, like `tasks`: what scheduling does not read, kept out of its cache lines.
+    pub(crate) tasks_cold: Vec<TaskCold>,
     pub(crate) rqs: Vec<Rq>,
     pub(crate) mutexes: Vec<Mutex>,
     pub out: Outbox,
@@ -187,6 +189,7 @@ impl Sched {
             cfg,
             now: 0,
             tasks: Vec::new(),
+            tasks_cold: Vec::new(),
             mutexes: Vec::new(),
             out: Outbox::default(),
             rt_overload: CpuMask::empty(),
@@ -215,6 +218,16 @@ impl Sched {
 
     pub fn task(&self, p: TaskId) -> &Task {
         &self.tasks[p.index()]
+    }
+
+    /// The name `p` was created with.
+    pub fn task_name(&self, p: TaskId) -> &Arc<str> {
+        &self.tasks_cold[p.index()].name
+    }
+
+    /// The mutexes `p` owns.
+    pub fn held(&self, p: TaskId) -> &[MutexId] {
+        &self.tasks_cold[p.index()].held
     }
 
     pub fn tasks(&self) -> impl Iterator<Item = (TaskId, &Task)> {
@@ -353,6 +366,7 @@ impl Sched {
     /// task table for the whole run, and growing it by doubling leaves up to half of it unused.
     pub fn reserve_tasks(&mut self, additional: usize) {
         self.tasks.reserve_exact(additional);
+        self.tasks_cold.reserve_exact(additional);
     }
 
     /// Create a task (`copy_process()` + `sched_fork()`); it runs once woken with
@@ -369,7 +383,6 @@ impl Sched {
         assert!(!cpus.is_empty(), "task without an allowed CPU");
         let cpu = cpus.first().unwrap_or(0) as u32;
         self.tasks.push(Task {
-            name: name.clone(),
             attr,
             prio: attr.normal_prio(),
             nr_cpus_allowed: cpus.weight(),
@@ -388,11 +401,14 @@ impl Sched {
             blocked_on: None,
             is_blocked: false,
             blocked_donor: None,
-            held: Vec::new(),
             deadlocked: false,
             sleeping_owner: None,
             migrating: false,
             links: None,
+        });
+        self.tasks_cold.push(TaskCold {
+            name: name.clone(),
+            held: Vec::new(),
         });
         self.run_nodes.add(p);
         self.rt_nodes.add(p);

@@ -35,8 +35,10 @@ pub struct SchedDlEntity {
     /// was cancelled.
     pub dl_timer_at: Option<u64>,
     /// Own parameters, deadline and budget saved while priority inheritance lends this
-    /// entity a waiter's (`pi_se`).
-    saved: Option<(u64, u64, u64, i64, u64)>,
+    /// entity a waiter's (`pi_se`). Boxed: only a boosted entity has them, and inline they
+    /// would make every task's entity 40 bytes longer, past the lines
+    /// [`Task`](crate::task::Task) gives it.
+    saved: Option<Box<SavedParams>>,
     /// Insertion order on the EDF queue: equal deadlines run in the order they were queued,
     /// as in the kernel's rbtree, and preemption (strictly earlier deadline) agrees with it.
     queue_seq: u64,
@@ -45,6 +47,9 @@ pub struct SchedDlEntity {
     /// On its runqueue's pushable tree.
     pub(crate) pushable: bool,
 }
+
+/// `dl_runtime`, `dl_deadline`, `dl_period`, `runtime`, `deadline` of an entity before a boost.
+type SavedParams = (u64, u64, u64, i64, u64);
 
 impl SchedDlEntity {
     /// Boosted by a SCHED_DEADLINE waiter: runs with its parameters and deadline, and is
@@ -56,13 +61,13 @@ impl SchedDlEntity {
     /// Take the waiter's parameters and current deadline (`pi_se`), keeping ours for later.
     pub(crate) fn boost_from(&mut self, waiter: &SchedDlEntity) {
         if self.saved.is_none() {
-            self.saved = Some((
+            self.saved = Some(Box::new((
                 self.dl_runtime,
                 self.dl_deadline,
                 self.dl_period,
                 self.runtime,
                 self.deadline,
-            ));
+            )));
         }
         self.dl_runtime = waiter.dl_runtime;
         self.dl_deadline = waiter.dl_deadline;
@@ -74,7 +79,7 @@ impl SchedDlEntity {
     }
 
     pub(crate) fn unboost(&mut self) {
-        if let Some((r, d, p, runtime, deadline)) = self.saved.take() {
+        if let Some(&(r, d, p, runtime, deadline)) = self.saved.take().as_deref() {
             self.dl_runtime = r;
             self.dl_deadline = d;
             self.dl_period = p;

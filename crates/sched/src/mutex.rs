@@ -107,7 +107,7 @@ impl Sched {
         let p = self.rqs[cpu].curr.expect("mutex_lock on an idle CPU");
         let Some(owner) = self.mutexes[m.index()].owner else {
             self.mutexes[m.index()].owner = Some(p);
-            self.tasks[p.index()].held.push(m);
+            self.tasks_cold[p.index()].held.push(m);
             self.emit(Event::LockAcquire {
                 task: p,
                 mutex: m.0,
@@ -154,7 +154,7 @@ impl Sched {
         if self.mutexes[m.index()].owner != Some(p) {
             return false;
         }
-        self.tasks[p.index()].held.retain(|&h| h != m);
+        self.tasks_cold[p.index()].held.retain(|&h| h != m);
         let next = self.pick_handoff(p, m);
         let to_donor = next.is_some() && next == self.tasks[p.index()].blocked_donor;
         if to_donor {
@@ -174,7 +174,7 @@ impl Sched {
             if self.cfg.inherit != Inherit::Proxy || to_donor {
                 t.blocked_on = None;
             }
-            t.held.push(m);
+            self.tasks_cold[n.index()].held.push(m);
             if to_donor {
                 self.proxy_case(n, crate::proxy::ProxyCase::BlockedDonorHandoff);
             }
@@ -269,7 +269,7 @@ impl Sched {
     fn pi_effective_prio(&self, p: TaskId) -> (i32, Option<TaskId>) {
         let t = &self.tasks[p.index()];
         let mut best = (t.attr.normal_prio(), None);
-        for &m in &t.held {
+        for &m in &self.tasks_cold[p.index()].held {
             if let Some(&w) = self.mutexes[m.index()].waiters.first() {
                 let wp = self.tasks[w.index()].prio;
                 if wp < best.0 {

@@ -456,7 +456,7 @@ impl Sched {
     /// and that donor are one unit for push/pull and load balancing.
     pub(crate) fn is_proxy_owner_here(&self, cpu: usize, p: TaskId) -> bool {
         self.cfg.inherit == Inherit::Proxy
-            && self.tasks[p.index()].held.iter().any(|m| {
+            && self.tasks_cold[p.index()].held.iter().any(|m| {
                 self.mutexes[m.index()].waiters.iter().any(|&w| {
                     let t = &self.tasks[w.index()];
                     t.is_blocked && t.on_rq && t.cpu as usize == cpu

@@ -24,47 +24,75 @@ pub enum TaskState {
     Dead,
 }
 
+/// Fields are laid out by hand (`repr(C)`, cache-line aligned) in the order the hot paths
+/// touch them: with thousands of tasks most task reads are cache misses, and a wakeup, a
+/// pick and a tick should each touch as few lines as possible.
+///
+/// - Line 0: what every class reads on a wakeup, a pick or a tick.
+/// - Line 1: the EEVDF entity (fair tasks only).
+/// - Line 2: affinity and policy (select_task_rq, wakeup preemption, RR ticks), then the
+///   CBS entity (deadline tasks only), which ends line 3.
+///
+/// What only mutexes and reports read is in [`TaskCold`], apart, which keeps `Task` at
+/// exactly four lines (256 bytes).
+///
+/// `layout_keeps_hot_fields_together` below pins this down.
 #[derive(Clone, Debug)]
+#[repr(C, align(64))]
 pub struct Task {
-    pub name: Arc<str>,
-    /// The attributes last set with `sched_setattr()`.
-    pub attr: SchedAttr,
-    /// Effective kernel prio (`p->prio`); decides the class.
-    pub prio: i32,
-    pub cpus_allowed: CpuMask,
-    pub nr_cpus_allowed: u32,
+    // ----- line 0 ------------------------------------------------------------------------
     pub state: TaskState,
     /// Queued on `cpu`'s runqueue (the running task is queued too).
     pub on_rq: bool,
-    /// `task_cpu()`: the runqueue it is on, or was last on.
-    pub cpu: u32,
-    pub se: SchedEntity,
-    pub rt: SchedRtEntity,
-    pub dl: SchedDlEntity,
-    /// CPU time this task's own code has run (`se.sum_exec_runtime`).
-    pub sum_exec_runtime: u64,
     /// Moved to another CPU since it last ran: its next switch-in pays the migration cost.
     pub migrated: bool,
-    /// The CPU the task belongs on; differs from `cpu` while it is proxy-migrated as a donor.
-    pub wake_cpu: u32,
-    /// The mutex the task waits for (kept under every inheritance mode).
-    pub blocked_on: Option<MutexId>,
     /// Proxy execution: blocked on a mutex but left queued as a potential donor.
     pub is_blocked: bool,
-    /// The donor that last lent this task (a lock owner) its scheduling context; the mutex
-    /// goes to it on unlock if it still waits (Linux 7.2).
-    pub blocked_donor: Option<TaskId>,
-    /// Mutexes the task owns.
-    pub held: Vec<MutexId>,
-    /// Part of a cycle of mutex waiters: never runs again.
-    pub deadlocked: bool,
-    /// Proxy execution (full): the sleeping owner this donor is parked on.
-    pub sleeping_owner: Option<TaskId>,
     /// In flight between runqueues (`task_on_rq_migrating()`): runnable, on none.
     pub migrating: bool,
+    /// Part of a cycle of mutex waiters: never runs again.
+    pub deadlocked: bool,
+    /// Effective kernel prio (`p->prio`); decides the class.
+    pub prio: i32,
+    /// `task_cpu()`: the runqueue it is on, or was last on.
+    pub cpu: u32,
+    /// The CPU the task belongs on; differs from `cpu` while it is proxy-migrated as a donor.
+    pub wake_cpu: u32,
+    pub nr_cpus_allowed: u32,
+    pub rt: SchedRtEntity,
+    /// The mutex the task waits for (kept under every inheritance mode).
+    pub blocked_on: Option<MutexId>,
+    /// Proxy execution (full): the sleeping owner this donor is parked on.
+    pub sleeping_owner: Option<TaskId>,
     /// Lists that only a few tasks ever need, boxed on first use (and kept), so that the
     /// others pay one pointer for them.
     pub(crate) links: Option<Box<ProxyLinks>>,
+    /// CPU time this task's own code has run (`se.sum_exec_runtime`).
+    pub sum_exec_runtime: u64,
+    // ----- line 1 ------------------------------------------------------------------------
+    pub se: SchedEntity,
+    /// The donor that last lent this task (a lock owner) its scheduling context; the mutex
+    /// goes to it on unlock if it still waits (Linux 7.2). Only the mutex handoff reads it:
+    /// it fills the end of the fair line.
+    pub blocked_donor: Option<TaskId>,
+    // ----- line 2 ------------------------------------------------------------------------
+    pub cpus_allowed: CpuMask,
+    /// The attributes last set with `sched_setattr()`.
+    pub attr: SchedAttr,
+    // ----- lines 2 and 3 -----------------------------------------------------------------
+    pub dl: SchedDlEntity,
+}
+
+/// The part of a task the scheduling paths do not read: see [`Sched::task_name`] and
+/// [`Sched::held`].
+///
+/// [`Sched::task_name`]: crate::Sched::task_name
+/// [`Sched::held`]: crate::Sched::held
+#[derive(Clone, Debug)]
+pub(crate) struct TaskCold {
+    pub(crate) name: Arc<str>,
+    /// Mutexes the task owns.
+    pub(crate) held: Vec<MutexId>,
 }
 
 /// Proxy-execution lists of a task; see [`Task::blocked_head`].
@@ -113,5 +141,31 @@ impl Task {
             .as_mut()
             .map(|l| std::mem::take(&mut l.migrate_waiters))
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::mem::{offset_of, size_of};
+
+    use super::*;
+
+    /// The line a field starts on, and the line its last byte is on.
+    fn lines(offset: usize, size: usize) -> (usize, usize) {
+        (offset / 64, (offset + size - 1) / 64)
+    }
+
+    #[test]
+    fn layout_keeps_hot_fields_together() {
+        assert_eq!(size_of::<Task>(), 256);
+        assert_eq!(lines(0, offset_of!(Task, sum_exec_runtime) + 8), (0, 0));
+        let se = offset_of!(Task, se);
+        assert_eq!(lines(se, size_of::<SchedEntity>()), (1, 1));
+        let cpus = offset_of!(Task, cpus_allowed);
+        assert_eq!(lines(cpus, offset_of!(Task, dl) - cpus), (2, 2));
+        assert_eq!(
+            lines(offset_of!(Task, dl), size_of::<SchedDlEntity>()),
+            (2, 3)
+        );
     }
 }

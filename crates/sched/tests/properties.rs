@@ -497,7 +497,7 @@ impl Driver {
                     return Ok(());
                 };
                 let m = MutexId(m as u32 % NR_MUTEXES);
-                if self.s.task(t).held.contains(&m) {
+                if self.s.held(t).contains(&m) {
                     return Ok(());
                 }
                 self.context = Some(cpu);
@@ -508,7 +508,7 @@ impl Driver {
                 let Some((cpu, t)) = self.actor(cpu) else {
                     return Ok(());
                 };
-                let held = &self.s.task(t).held;
+                let held = self.s.held(t);
                 let (m, owned) = if held.is_empty() {
                     (MutexId(which as u32 % NR_MUTEXES), false)
                 } else {
@@ -594,7 +594,7 @@ impl Driver {
                 {
                     return Ok(());
                 }
-                let (name, old) = (task.name.clone(), task.attr);
+                let (name, old) = (self.s.task_name(t).clone(), task.attr);
                 if !self.admit(&name, Some(old), attr) {
                     return Ok(());
                 }
@@ -658,7 +658,9 @@ impl Driver {
             if self.asleep[p.index()] && (t.on_rq || t.state != TaskState::Sleeping) {
                 return Err(format!(
                     "{} sleeps but is {:?}, on_rq {}",
-                    t.name, t.state, t.on_rq
+                    s.task_name(p),
+                    t.state,
+                    t.on_rq
                 ));
             }
             let waiting = t
@@ -667,7 +669,10 @@ impl Driver {
                 .filter(|&(_, o)| o != Some(p));
             // Without proxy execution a task waiting for a mutex is off every runqueue.
             if s.cfg.inherit != Inherit::Proxy && waiting.is_some() && t.on_rq {
-                return Err(format!("{} waits for a mutex but is queued", t.name));
+                return Err(format!(
+                    "{} waits for a mutex but is queued",
+                    s.task_name(p)
+                ));
             }
             if in_flight {
                 continue;
@@ -676,13 +681,14 @@ impl Driver {
             if t.blocked_on.is_some() && waiting.is_none() && t.state != TaskState::Running {
                 return Err(format!(
                     "{} was handed its mutex but is {:?}",
-                    t.name, t.state
+                    s.task_name(p),
+                    t.state
                 ));
             }
             if t.is_blocked && waiting.is_none() {
                 return Err(format!(
                     "{} is a blocked donor but waits for nothing",
-                    t.name
+                    s.task_name(p)
                 ));
             }
         }
@@ -886,15 +892,15 @@ proptest! {
         let mut d = Driver::new(&m);
         for op in ops {
             d.apply(op).map_err(TestCaseError::fail)?;
-            for (p, t) in d.s.tasks() {
-                for &h in &t.held {
+            for (p, _) in d.s.tasks() {
+                for &h in d.s.held(p) {
                     prop_assert_eq!(d.s.mutex(h).owner, Some(p));
                 }
             }
             let owned = (0..NR_MUTEXES)
                 .filter(|&i| d.s.mutex(MutexId(i)).owner.is_some())
                 .count();
-            let held: usize = d.s.tasks().map(|(_, t)| t.held.len()).sum();
+            let held: usize = d.s.tasks().map(|(p, _)| d.s.held(p).len()).sum();
             prop_assert_eq!(owned, held);
         }
     }

@@ -351,7 +351,7 @@ impl<'a> Engine<'a> {
                 let mutex = &self.w.mutexes[t.blocked_on.expect("checked").index()];
                 let message = format!(
                     "hung task: '{}' has been blocked on mutex '{}' for more than {} s (at t={} ns)",
-                    t.name,
+                    self.sched.task_name(task),
                     mutex,
                     self.cfg.hung_task_timeout_ns / 1_000_000_000,
                     self.now
@@ -663,7 +663,7 @@ impl<'a> Engine<'a> {
             self.steps_at_instant += 1;
             if self.steps_at_instant > MAX_STEPS_PER_INSTANT {
                 return Err(SimError::NoProgress {
-                    task: self.sched.task(t).name.to_string(),
+                    task: self.sched.task_name(t).to_string(),
                     at_ns: self.now,
                 });
             }
@@ -861,7 +861,7 @@ impl<'a> Engine<'a> {
             let message = format!(
                 "task '{}' unlocks mutex '{}' which it does not hold; the unlock is ignored \
                  (reported once per task)",
-                self.sched.task(t).name,
+                self.sched.task_name(t),
                 self.w.mutexes[m.index()]
             );
             self.emit(Trace::Warning { message });
