@@ -734,10 +734,10 @@ impl<'a> Engine<'a> {
         let now = self.now;
         match ev {
             Event::Run { work_ns } => {
-                let exec = self.start_run_event(t, work_ns);
+                self.start_run_event(t, work_ns);
                 if work_ns > 0 {
                     self.progs[t.index()].segment = Segment::Work {
-                        until_exec: exec + work_ns,
+                        until_exec: self.sched.exec_runtime(t) + work_ns,
                     };
                 }
             }
@@ -953,16 +953,14 @@ impl<'a> Engine<'a> {
 
     // ----- rt-app's markers and statistics -----------------------------------------------------
 
-    /// A `run` or `runtime` event of `duration_ns` starts; returns the task's CPU time so far.
-    fn start_run_event(&mut self, t: TaskId, duration_ns: u64) -> u64 {
-        let exec = self.sched.exec_runtime(t);
+    /// A `run` or `runtime` event of `duration_ns` starts: rt-app's figures count it.
+    fn start_run_event(&mut self, t: TaskId, duration_ns: u64) {
         if let Some(iter) = self.iter_stats.get_mut(t.index()) {
             iter.c_duration_ns += duration_ns;
             if duration_ns > 0 {
-                iter.run_from = Some((self.now, exec));
+                iter.run_from = Some((self.now, self.sched.exec_runtime(t)));
             }
         }
-        exec
     }
 
     /// A `run` or `runtime` event is over: account its wall time and the CPU time it got.
