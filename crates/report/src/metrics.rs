@@ -33,6 +33,8 @@ use serde::{Serialize, Serializer};
 
 use proxysched_trace::{Event, EventKind, EventKinds, PrevState, Sink, TaskId};
 
+use crate::batch::GroupedSamples;
+
 pub const METRICS_SCHEMA: &str = "proxysched-metrics/1";
 pub const COMPARE_SCHEMA: &str = "proxysched-compare/1";
 
@@ -445,8 +447,11 @@ pub struct DeadlockStats {
 pub struct MetricsSink {
     /// Each task's figures, by task, split by how often events touch them: see [`Hot`].
     hot: Vec<Hot>,
-    /// Only the switch-in after a wakeup touches a task's distribution.
+    /// Only the switch-in after a wakeup touches a task's distribution, and that through
+    /// `pending_latency`: see [`crate::batch`]. Complete after [`MetricsSink::finish`].
     wakeup_latency: Vec<Latency>,
+    /// Wakeup latencies not yet in their task's distribution.
+    pending_latency: GroupedSamples,
     cold: Vec<Cold>,
     /// Every task's name, one after the other: one allocation instead of one per task.
     names: String,
@@ -484,9 +489,21 @@ impl MetricsSink {
         self.hot.len()
     }
 
-    /// The wakeup latencies of the task at `index`, if the stream introduced it.
+    /// The wakeup latencies of the task at `index`, if the stream introduced it (all of them
+    /// once [`MetricsSink::finish`] was called).
     pub fn wakeup_latency(&self, index: usize) -> Option<&Distribution> {
+        debug_assert!(self.pending_latency.is_empty(), "read before finish()");
         self.wakeup_latency.get(index).map(|l| &l.0)
+    }
+
+    fn record_wakeup_latency(&mut self, task: TaskId, latency: u64) {
+        let dists = &mut self.wakeup_latency;
+        let held = self.pending_latency.push(task.index(), latency, |batch| {
+            batch.drain(dists.len(), |t, v| dists[t].0.record(v))
+        });
+        if !held {
+            dists[task.index()].0.record(latency);
+        }
     }
 
     fn hot(&mut self, p: TaskId) -> &mut Hot {
@@ -616,6 +633,9 @@ impl MetricsSink {
     /// Close every open interval at `end_ns`.
     pub fn finish(&mut self, end_ns: u64) {
         self.end_ns = end_ns;
+        let dists = &mut self.wakeup_latency;
+        self.pending_latency
+            .drain(dists.len(), |t, v| dists[t].0.record(v));
         for i in 0..self.hot.len() {
             let t = &mut self.hot[i];
             t.transition(t.residency, end_ns);
@@ -716,7 +736,7 @@ impl Sink for MetricsSink {
                     if t.flags & WAKING != 0 {
                         t.flags &= !WAKING;
                         let latency = now - t.waking_at;
-                        self.wakeup_latency[n.index()].0.record(latency);
+                        self.record_wakeup_latency(n, latency);
                     }
                 }
                 let c = &mut self.cpus[*cpu as usize];
@@ -1335,6 +1355,72 @@ mod tests {
         assert_eq!(t.wakeups, 2 * wrap);
         assert_eq!(t.activations, wrap);
         assert_eq!(t.preemptions, wrap);
+    }
+
+    /// Wakeup latencies reach their task's distribution in batches (see [`crate::batch`]):
+    /// past a full batch, and with one too large for a batch, every task ends with what
+    /// recording each latency as it came gives.
+    #[test]
+    fn batched_wakeup_latencies_are_all_recorded_as_they_came() {
+        const TASKS: u32 = 7;
+        let mut sink = MetricsSink::new(1);
+        let mut direct: Vec<Distribution> = vec![Distribution::default(); TASKS as usize];
+        for i in 0..TASKS {
+            sink.record(
+                0,
+                &Event::TaskNew {
+                    task: TaskId(i),
+                    name: format!("t{i}"),
+                    policy: "SCHED_OTHER",
+                    prio: 120,
+                },
+            );
+        }
+        let switch = |prev, next| Event::SchedSwitch {
+            cpu: 0,
+            prev,
+            prev_prio: 120,
+            prev_state: PrevState::Sleeping,
+            next,
+            next_prio: 120,
+            donor: None,
+        };
+        // Each runs once and sleeps: a wakeup has a latency from then on.
+        for i in 0..TASKS {
+            sink.record(0, &switch(None, Some(TaskId(i))));
+            sink.record(0, &switch(Some(TaskId(i)), None));
+        }
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut now = 0;
+        for round in 0..40_000u64 {
+            let p = TaskId((next(&mut state) % u64::from(TASKS)) as u32);
+            let latency = if round == 30_000 {
+                u64::from(u32::MAX) + 5
+            } else {
+                next(&mut state) % (1 << (next(&mut state) % 30))
+            };
+            sink.record(
+                now,
+                &Event::SchedWaking {
+                    task: p,
+                    prio: 120,
+                    target_cpu: 0,
+                    reason: WakeReason::Sleep,
+                },
+            );
+            now += latency;
+            sink.record(now, &switch(None, Some(p)));
+            sink.record(now, &switch(Some(p), None));
+            direct[p.index()].record(latency);
+        }
+        sink.finish(now);
+        for (i, d) in direct.iter().enumerate() {
+            let got = sink.wakeup_latency(i).expect("introduced");
+            assert_eq!(got.count(), d.count(), "task {i}");
+            assert_eq!(got.max(), d.max(), "task {i}");
+            assert_eq!(got.cdf(), d.cdf(), "task {i}");
+        }
+        assert_eq!(direct.iter().map(Distribution::count).sum::<u64>(), 40_000);
     }
 
     #[test]
