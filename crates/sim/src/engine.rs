@@ -104,6 +104,9 @@ pub struct Engine<'a> {
     cond_waiters: Vec<VecDeque<TaskId>>,
     /// Tasks that warned about unlocking a mutex they do not hold (once each).
     warned_unlock: Vec<bool>,
+    /// By task: generation of its current mutex wait, for the hung-task check (out of the
+    /// program, whose lines every activation reads).
+    lock_gens: Vec<u64>,
     /// Hung-task checks not yet due, oldest first: (due, task, lock generation). Every wait has
     /// the same timeout, so pushing at the back keeps them sorted, and only the front one needs
     /// an entry in the event queue (one entry per blocked lock, alive for two minutes of
@@ -164,7 +167,7 @@ impl<'a> Engine<'a> {
             // otherwise grow the outbox to a size it keeps for the whole run.
             sink.record_all(0, &sched.out.events);
             sched.out.events.clear();
-            progs.push(Program::new(i, spec));
+            progs.push(Program::new(spec));
         }
         Ok(Engine {
             w,
@@ -184,6 +187,7 @@ impl<'a> Engine<'a> {
             suspended: vec![Vec::new(); w.suspend_queues.len()],
             cond_waiters: vec![VecDeque::new(); w.conds.len()],
             warned_unlock: vec![false; w.tasks.len()],
+            lock_gens: vec![0; w.tasks.len()],
             hung_checks: VecDeque::new(),
             live_tasks: w.tasks.len(),
             events: 0,
@@ -343,9 +347,11 @@ impl<'a> Engine<'a> {
                 if let Some(&(next, ..)) = self.hung_checks.front() {
                     self.queue.push(next, SimEvent::HungCheck);
                 }
-                let prog = &self.progs[task.index()];
                 let t = self.sched.task(task);
-                if prog.lock_gen != gen || t.blocked_on.is_none() || prog.exited {
+                if self.lock_gens[task.index()] != gen
+                    || t.blocked_on.is_none()
+                    || self.progs[task.index()].exited
+                {
                     return Ok(false);
                 }
                 let mutex = &self.w.mutexes[t.blocked_on.expect("checked").index()];
@@ -667,13 +673,13 @@ impl<'a> Engine<'a> {
                     at_ns: self.now,
                 });
             }
-            if let Some(m) = self.progs[t.index()].reacquire.take() {
+            if let Some(m) = self.progs[t.index()].take_reacquire() {
                 // Back from a condition wait: take the mutex again before going on.
                 self.lock(t, cpu, m);
                 self.flush();
                 continue;
             }
-            let step = self.progs[t.index()].next_step(self.w);
+            let step = self.progs[t.index()].next_step(self.w, t.index());
             match step {
                 Step::Start => {
                     self.emit(Trace::RtappTaskStart {
@@ -736,17 +742,15 @@ impl<'a> Engine<'a> {
             Event::Run { work_ns } => {
                 self.start_run_event(t, work_ns);
                 if work_ns > 0 {
-                    self.progs[t.index()].segment = Segment::Work {
-                        until_exec: self.sched.exec_runtime(t) + work_ns,
-                    };
+                    let until_exec = self.sched.exec_runtime(t) + work_ns;
+                    self.progs[t.index()].segment = Segment::Work { until_exec };
                 }
             }
             Event::Runtime { wall_ns } => {
                 self.start_run_event(t, wall_ns);
                 if wall_ns > 0 {
-                    self.progs[t.index()].segment = Segment::Wall {
-                        until: now + wall_ns,
-                    };
+                    let until = now + wall_ns;
+                    self.progs[t.index()].segment = Segment::Wall { until };
                 }
             }
             Event::Sleep { ns } => {
@@ -818,8 +822,7 @@ impl<'a> Engine<'a> {
     fn lock(&mut self, t: TaskId, cpu: usize, m: MutexId) {
         let timeout = self.cfg.hung_task_timeout_ns;
         if self.sched.mutex_lock(cpu, m) == LockResult::Blocked && timeout > 0 {
-            let prog = &mut self.progs[t.index()];
-            prog.lock_gen += 1;
+            self.lock_gens[t.index()] += 1;
             let due = self.now.saturating_add(timeout);
             if self.hung_checks.is_empty() {
                 self.queue.push(due, SimEvent::HungCheck);
@@ -828,7 +831,7 @@ impl<'a> Engine<'a> {
                 self.forget_finished_hung_checks();
             }
             self.hung_checks
-                .push_back((due, t, self.progs[t.index()].lock_gen));
+                .push_back((due, t, self.lock_gens[t.index()]));
         }
     }
 
@@ -839,13 +842,10 @@ impl<'a> Engine<'a> {
     /// it grows only if that frees less than half, so the cost per wait stays O(1). The
     /// front entry stays: the queue holds the event for its due time.
     fn forget_finished_hung_checks(&mut self) {
-        let progs = &self.progs;
+        let (progs, lock_gens) = (&self.progs, &self.lock_gens);
         let mut front = true;
         self.hung_checks.retain(|&(_, task, gen)| {
-            let keep = front || {
-                let prog = &progs[task.index()];
-                prog.lock_gen == gen && !prog.exited
-            };
+            let keep = front || (lock_gens[task.index()] == gen && !progs[task.index()].exited);
             front = false;
             keep
         });
@@ -873,7 +873,7 @@ impl<'a> Engine<'a> {
         self.unlock(t, cpu, m);
         self.block_aperiodic(t);
         self.cond_waiters[cond].push_back(t);
-        self.progs[t.index()].reacquire = Some(m);
+        self.progs[t.index()].set_reacquire(m);
         self.wait(t, cpu, WakeReason::Cond);
     }
 

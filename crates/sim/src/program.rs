@@ -79,55 +79,91 @@ pub enum Activation {
 /// and keeps what stepping through a phase again needs from the task's spec (the phase's
 /// events and loop count, the task's phase and loop counts): on a machine with thousands of
 /// tasks, each line an activation touches is a likely cache miss, and the spec is read only
-/// when the program moves to another phase.
+/// when the program moves to another phase. A phase of one or two events (`run` and `timer`,
+/// `run` and `sleep`: most tasks) keeps a copy of them here too, so that stepping through it
+/// reads no other line either (what only a mutex wait or the hung-task check needs lives
+/// elsewhere, to make room).
 #[derive(Debug)]
 #[repr(align(64))]
 pub struct Program<'w> {
-    /// The program's task: it runs `Workload::tasks[task]`.
-    task: u32,
     /// The events of the current phase.
-    events: &'w [Event],
+    events: PhaseEvents<'w>,
     /// The current phase's `Phase::loops`.
     phase_loops: u64,
     /// `TaskSpec::loops`, `u64::MAX` for forever.
     loops: u64,
     loops_done: u64,
     phase_iter: u64,
+    pub segment: Segment,
+    pub activation: Activation,
+    /// The queue entry of the current wait's timed wakeup; any other one is stale.
+    pub wake_timer: Option<Ticket>,
     // u32: a program is one per task for the whole run; phases and events per phase are few.
     phase: u32,
     event: u32,
     nr_phases: u32,
+    /// A condition wait returned: the mutex to take again before the next event
+    /// ([`NO_MUTEX`] if none).
+    reacquire: u32,
     started: bool,
     phase_entered: bool,
     phase_ended: bool,
     /// The phase the program enters next is the one it just ended.
     reentering: bool,
-    pub segment: Segment,
-    pub activation: Activation,
-    /// The queue entry of the current wait's timed wakeup; any other one is stale.
-    pub wake_timer: Option<Ticket>,
     /// Why the task sleeps, while it does.
     pub waiting: Option<WakeReason>,
     /// Has a `timer` event: activations are timer periods, not wakeups.
     pub periodic: bool,
     pub exited: bool,
-    /// A condition wait returned: the mutex to take again before the next event.
-    pub reacquire: Option<MutexId>,
-    /// Generation of the current mutex wait, for the hung-task check.
-    pub lock_gen: u64,
 }
 
 const _: () = assert!(std::mem::size_of::<Program>() == 128);
 
+/// [`Program::reacquire`] when there is no mutex to take again.
+const NO_MUTEX: u32 = u32::MAX;
+
+/// Phases with at most this many events keep a copy of them in the program.
+const INLINE_EVENTS: usize = 2;
+
+/// The events of the phase a program is in: a copy when they are few, else the spec's. As
+/// big as the copy: the enum's tag hides in the first event's.
+#[derive(Clone, Copy, Debug)]
+enum PhaseEvents<'w> {
+    Inline([Option<Event>; INLINE_EVENTS]),
+    Spec(&'w [Event]),
+}
+
+const _: () = assert!(std::mem::size_of::<PhaseEvents>() == 16 * INLINE_EVENTS);
+
+impl<'w> PhaseEvents<'w> {
+    fn of(events: &'w [Event]) -> Self {
+        match *events {
+            [] => PhaseEvents::Inline([None, None]),
+            [a] => PhaseEvents::Inline([Some(a), None]),
+            [a, b] => PhaseEvents::Inline([Some(a), Some(b)]),
+            _ => PhaseEvents::Spec(events),
+        }
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> Option<Event> {
+        match self {
+            PhaseEvents::Inline(events) => events.get(i).copied().flatten(),
+            PhaseEvents::Spec(events) => events.get(i).copied(),
+        }
+    }
+}
+
 impl<'w> Program<'w> {
-    pub fn new(task: usize, spec: &TaskSpec) -> Program<'w> {
+    pub fn new(spec: &TaskSpec) -> Program<'w> {
         let periodic = spec
             .phases
             .iter()
             .any(|p| p.events.iter().any(|e| matches!(e, Event::Timer { .. })));
         Program {
-            task: u32::try_from(task).expect("tasks fit u32"),
-            events: &[],
+            events: PhaseEvents::Spec(&[]),
+            segment: Segment::None,
+            reacquire: NO_MUTEX,
             phase_loops: 0,
             loops: spec.loops.unwrap_or(u64::MAX),
             loops_done: 0,
@@ -139,15 +175,26 @@ impl<'w> Program<'w> {
             phase_entered: false,
             phase_ended: false,
             reentering: false,
-            segment: Segment::None,
             activation: Activation::Closed,
             wake_timer: None,
             waiting: None,
             periodic,
             exited: false,
-            reacquire: None,
-            lock_gen: 0,
         }
+    }
+
+    /// The mutex a returned condition wait left to take again, forgotten.
+    #[inline]
+    pub fn take_reacquire(&mut self) -> Option<MutexId> {
+        match std::mem::replace(&mut self.reacquire, NO_MUTEX) {
+            NO_MUTEX => None,
+            m => Some(MutexId(m)),
+        }
+    }
+
+    pub fn set_reacquire(&mut self, m: MutexId) {
+        debug_assert_ne!(m.0, NO_MUTEX);
+        self.reacquire = m.0;
     }
 
     /// rt-app's loop indices of the current phase iteration: (thread_loop, phase, phase_loop).
@@ -160,9 +207,9 @@ impl<'w> Program<'w> {
         (self.phase as usize, self.event.saturating_sub(1) as usize)
     }
 
-    /// Advance to the next step of the program of its task in `w` (whose spec is read only
+    /// Advance to the next step of the program of `task` in `w` (whose spec is read only
     /// when the program enters another phase). Phase and task loops wrap here.
-    pub fn next_step(&mut self, w: &'w Workload) -> Step<'w> {
+    pub fn next_step(&mut self, w: &'w Workload, task: usize) -> Step<'w> {
         if !self.started {
             self.started = true;
             return Step::Start;
@@ -176,9 +223,9 @@ impl<'w> Program<'w> {
                 if self.reentering {
                     return Step::EnterPhaseAgain;
                 }
-                return self.enter_phase(w);
+                return self.enter_phase(w, task);
             }
-            if let Some(&ev) = self.events.get(self.event as usize) {
+            if let Some(ev) = self.events.get(self.event as usize) {
                 self.event += 1;
                 return Step::Event(ev);
             }
@@ -210,9 +257,9 @@ impl<'w> Program<'w> {
     /// loop or into the caller.
     #[cold]
     #[inline(never)]
-    fn enter_phase(&mut self, w: &'w Workload) -> Step<'w> {
-        let phase = &w.tasks[self.task as usize].phases[self.phase as usize];
-        self.events = &phase.events;
+    fn enter_phase(&mut self, w: &'w Workload, task: usize) -> Step<'w> {
+        let phase = &w.tasks[task].phases[self.phase as usize];
+        self.events = PhaseEvents::of(&phase.events);
         self.phase_loops = phase.loops;
         Step::EnterPhase {
             sched: phase.sched,
@@ -231,10 +278,10 @@ mod tests {
 
     /// A short name for each step, with the loop position it leaves the program at.
     fn steps(w: &Workload, n: usize) -> Vec<String> {
-        let mut prog = Program::new(0, &w.tasks[0]);
+        let mut prog = Program::new(&w.tasks[0]);
         (0..n)
             .map(|_| {
-                let step = match prog.next_step(w) {
+                let step = match prog.next_step(w, 0) {
                     Step::Start => "start".to_string(),
                     Step::EnterPhase { sched, .. } => format!("enter(sched={})", sched.is_some()),
                     Step::EnterPhaseAgain => "again".to_string(),
@@ -278,6 +325,38 @@ mod tests {
             "Run@1.0.1",
             "end@1.0.1",
             "enter(sched=false)@1.1.0",
+        ];
+        assert_eq!(got, want);
+    }
+
+    /// A phase of up to two events steps through the program's copy of them, a longer one
+    /// through the spec's: moving between the two kinds loses no event and keeps no stale one.
+    #[test]
+    fn short_and_long_phases_alternate_with_every_event_in_order() {
+        let w = workload(
+            r#"{ "global": { "duration": 1 },
+                 "tasks": { "t": { "loop": 2, "phases": {
+                     "long": { "run": 100, "sleep": 100, "runtime": 50 },
+                     "short": { "runtime": 20, "run": 10 },
+                     "one": { "sleep": 5 } } } } }"#,
+        );
+        let got = steps(&w, 15);
+        let want = [
+            "start@0.0.0",
+            "enter(sched=false)@0.0.0",
+            "Run@0.0.0",
+            "Sleep@0.0.0",
+            "Runtime@0.0.0",
+            "end@0.0.0",
+            "enter(sched=false)@0.1.0",
+            "Runtime@0.1.0",
+            "Run@0.1.0",
+            "end@0.1.0",
+            "enter(sched=false)@0.2.0",
+            "Sleep@0.2.0",
+            "end@0.2.0",
+            "enter(sched=false)@1.0.0",
+            "Run@1.0.0",
         ];
         assert_eq!(got, want);
     }
