@@ -123,6 +123,7 @@ impl Sched {
         }
         self.check_pushable()?;
         self.check_cpu_masks()?;
+        crate::deadline::DlSchedClass::check_push_shortcut(self)?;
         for (i, m) in self.mutexes.iter().enumerate() {
             // Handoff: a mutex with waiters always has an owner, so no waiter can be forgotten.
             if m.owner.is_none() && !m.waiters.is_empty() {

@@ -264,6 +264,16 @@ fn exec_allowed_everywhere(s: &Sched, p: TaskId) -> bool {
     s.tasks[p.index()].nr_cpus_allowed as usize == s.rqs.len()
 }
 
+/// What one `push_dl_task()` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Push {
+    Nothing,
+    /// The earliest movable task would preempt what runs here: reschedule instead.
+    Resched,
+    /// Move this task to that CPU.
+    Move(TaskId, usize),
+}
+
 /// The CPU whose earliest deadline is the latest, if later than `after`; a tie goes to the CPU
 /// a wrapped walk from `own` meets first. Two plain passes over the array: the maximum, then
 /// where it is.
@@ -588,8 +598,23 @@ impl DlSchedClass {
     }
 
     fn push_dl_task(s: &mut Sched, cpu: usize) -> bool {
+        match Self::push_decision(s, cpu) {
+            Push::Nothing => false,
+            Push::Resched => {
+                s.resched_curr(cpu);
+                false
+            }
+            Push::Move(next, target) => {
+                s.move_pushable(next, cpu, target);
+                true
+            }
+        }
+    }
+
+    /// What `push_dl_task()` from `cpu` would do now.
+    fn push_decision(s: &Sched, cpu: usize) -> Push {
         let Some(next) = Self::earliest_pushable(s, cpu, None) else {
-            return false;
+            return Push::Nothing;
         };
         // It would preempt what runs here (the idle task included): run it here instead.
         let preempts_here = s.rqs[cpu].donor.is_none_or(|d| {
@@ -597,19 +622,52 @@ impl DlSchedClass {
             dt.class() != ClassId::Deadline || s.tasks[next.index()].dl.deadline < dt.dl.deadline
         });
         if preempts_here {
-            if s.rqs[cpu].donor.is_some() {
-                s.resched_curr(cpu);
-            }
-            return false;
+            return match s.rqs[cpu].donor {
+                Some(_) => Push::Resched,
+                None => Push::Nothing,
+            };
         }
         let exec = s.push_exec_ctx(cpu, next).unwrap_or(next);
         match Self::find_later_rq(s, next, exec) {
-            Some(target) if target != cpu => {
-                s.move_pushable(next, cpu, target);
-                true
-            }
-            _ => false,
+            Some(target) if target != cpu => Push::Move(next, target),
+            _ => Push::Nothing,
         }
+    }
+
+    /// The shortcut [`Self::push_would_fail`] agrees with the full decision on every CPU;
+    /// for `check_invariants`.
+    pub(crate) fn check_push_shortcut(s: &Sched) -> Result<(), String> {
+        for cpu in 0..s.rqs.len() {
+            let decision = Self::push_decision(s, cpu);
+            if Self::push_would_fail(s, cpu) && decision != Push::Nothing {
+                return Err(format!(
+                    "cpu{cpu}: the push shortcut says nothing to do, the push would {decision:?}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Would `push_dl_task()` from `cpu` fail now, and reschedule nothing? Yes when no task
+    /// that may move has a deadline before the donor's (none would preempt here), no CPU is
+    /// free of DL work (an empty one is not either), and no CPU's earliest deadline is later
+    /// than the earliest of those tasks (what `cpudl_find()` sees at a glance in Linux). On a
+    /// busy machine most pushes end so, after walking the pushable tasks and searching the
+    /// CPUs; this answers from a few loads.
+    fn push_would_fail(s: &Sched, cpu: usize) -> bool {
+        let rq = &s.rqs[cpu];
+        let Some(earliest) = rq.dl.pull_bound(rq.curr, rq.donor) else {
+            return true;
+        };
+        // With the CPU idle, a pushable task would run here: no push, no reschedule.
+        let Some(d) = rq.donor else {
+            return true;
+        };
+        let donor = &s.tasks[d.index()];
+        donor.class() == ClassId::Deadline
+            && earliest >= donor.dl.deadline
+            && s.dl_free_cpus.is_empty()
+            && max_of(&s.cpudl_earliest) <= earliest
     }
 
     fn pull_dl_task(s: &mut Sched, this_cpu: usize) {
@@ -804,7 +862,7 @@ impl SchedClass for DlSchedClass {
     }
 
     fn push_tasks(&self, s: &mut Sched, cpu: usize) {
-        if s.rqs[cpu].dl.dl_nr_running < 2 {
+        if s.rqs[cpu].dl.dl_nr_running < 2 || Self::push_would_fail(s, cpu) {
             return;
         }
         for _ in 0..s.rqs[cpu].dl.dl_nr_running {
