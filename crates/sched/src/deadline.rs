@@ -612,6 +612,7 @@ impl DlSchedClass {
     }
 
     /// What `push_dl_task()` from `cpu` would do now.
+    #[inline(always)]
     fn push_decision(s: &Sched, cpu: usize) -> Push {
         let Some(next) = Self::earliest_pushable(s, cpu, None) else {
             return Push::Nothing;
@@ -648,13 +649,17 @@ impl DlSchedClass {
         Ok(())
     }
 
-    /// Would `push_dl_task()` from `cpu` fail now, and reschedule nothing? Yes when no task
-    /// that may move has a deadline before the donor's (none would preempt here), no CPU is
-    /// free of DL work (an empty one is not either), and no CPU's earliest deadline is later
+    /// Would `push_dl_task()` from `cpu` fail now, and reschedule nothing? Yes when no CPU
+    /// is free of DL work (an empty one is not either), no task that may move has a deadline
+    /// before the donor's (none would preempt here), and no CPU's earliest deadline is later
     /// than the earliest of those tasks (what `cpudl_find()` sees at a glance in Linux). On a
     /// busy machine most pushes end so, after walking the pushable tasks and searching the
-    /// CPUs; this answers from a few loads.
+    /// CPUs; this answers from a few loads. False may be wrong (the full push then decides),
+    /// true never is.
     fn push_would_fail(s: &Sched, cpu: usize) -> bool {
+        if !s.dl_free_cpus.is_empty() {
+            return false;
+        }
         let rq = &s.rqs[cpu];
         let Some(earliest) = rq.dl.pull_bound(rq.curr, rq.donor) else {
             return true;
@@ -666,7 +671,6 @@ impl DlSchedClass {
         let donor = &s.tasks[d.index()];
         donor.class() == ClassId::Deadline
             && earliest >= donor.dl.deadline
-            && s.dl_free_cpus.is_empty()
             && max_of(&s.cpudl_earliest) <= earliest
     }
 

@@ -186,10 +186,10 @@ impl<'w> Program<'w> {
     /// The mutex a returned condition wait left to take again, forgotten.
     #[inline]
     pub fn take_reacquire(&mut self) -> Option<MutexId> {
-        match std::mem::replace(&mut self.reacquire, NO_MUTEX) {
-            NO_MUTEX => None,
-            m => Some(MutexId(m)),
+        if self.reacquire == NO_MUTEX {
+            return None;
         }
+        Some(MutexId(std::mem::replace(&mut self.reacquire, NO_MUTEX)))
     }
 
     pub fn set_reacquire(&mut self, m: MutexId) {
