@@ -24,9 +24,11 @@ pub struct GroupedSamples {
 
 impl GroupedSamples {
     /// Hold back `value` for `owner`; false (nothing held) if it does not fit the batch's
-    /// 32 bits: the caller records it at once. When the batch is full, `flush` is called.
+    /// 32 bits: the caller records it at once. Drain the batch once it [`is_full`].
+    ///
+    /// [`is_full`]: GroupedSamples::is_full
     #[inline]
-    pub fn push(&mut self, owner: usize, value: u64, flush: impl FnOnce(&mut Self)) -> bool {
+    pub fn push(&mut self, owner: usize, value: u64) -> bool {
         let (Ok(owner), Ok(value)) = (u32::try_from(owner), u32::try_from(value)) else {
             return false;
         };
@@ -34,10 +36,12 @@ impl GroupedSamples {
             self.samples.reserve_exact(BATCH);
         }
         self.samples.push((owner, value));
-        if self.samples.len() == BATCH {
-            flush(self);
-        }
         true
+    }
+
+    #[inline]
+    pub fn is_full(&self) -> bool {
+        self.samples.len() >= BATCH
     }
 
     /// Hand every held sample to `record(owner, value)`, by increasing owner (an owner's
@@ -86,31 +90,30 @@ mod tests {
     #[test]
     fn samples_come_out_grouped_by_owner_in_arrival_order_and_only_once() {
         let mut g = GroupedSamples::default();
-        let mut flushed = Vec::new();
-        let drained = |g: &mut GroupedSamples, out: &mut Vec<(usize, u64)>| {
-            g.drain(4, |o, v| out.push((o, v)));
-        };
+        let mut drained = Vec::new();
         for (o, v) in [(2, 20), (0, 1), (2, 21), (3, 30), (0, 2)] {
-            assert!(g.push(o, v, |g| drained(g, &mut flushed)));
+            assert!(g.push(o, v));
         }
-        assert!(!g.push(1, u64::from(u32::MAX) + 1, |_| unreachable!()));
-        drained(&mut g, &mut flushed);
-        assert_eq!(flushed, [(0, 1), (0, 2), (2, 20), (2, 21), (3, 30)]);
+        assert!(!g.push(1, u64::from(u32::MAX) + 1));
+        g.drain(4, |o, v| drained.push((o, v)));
+        assert_eq!(drained, [(0, 1), (0, 2), (2, 20), (2, 21), (3, 30)]);
         assert!(g.is_empty());
-        drained(&mut g, &mut flushed);
-        assert_eq!(flushed.len(), 5);
+        g.drain(4, |o, v| drained.push((o, v)));
+        assert_eq!(drained.len(), 5);
     }
 
     #[test]
-    fn a_full_batch_is_flushed_as_the_last_sample_arrives() {
+    fn a_batch_is_full_as_its_last_sample_arrives() {
         let mut g = GroupedSamples::default();
         let mut total = 0u64;
         let mut flushes = 0;
         for i in 0..BATCH as u64 * 2 + 3 {
-            g.push((i % 7) as usize, i, |g| {
+            assert!(!g.is_full());
+            g.push((i % 7) as usize, i);
+            if g.is_full() {
                 flushes += 1;
                 g.drain(7, |_, v| total += v);
-            });
+            }
         }
         assert_eq!(flushes, 2);
         g.drain(7, |_, v| total += v);

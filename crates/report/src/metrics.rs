@@ -497,13 +497,18 @@ impl MetricsSink {
     }
 
     fn record_wakeup_latency(&mut self, task: TaskId, latency: u64) {
-        let dists = &mut self.wakeup_latency;
-        let held = self.pending_latency.push(task.index(), latency, |batch| {
-            batch.drain(dists.len(), |t, v| dists[t].0.record(v))
-        });
-        if !held {
-            dists[task.index()].0.record(latency);
+        if !self.pending_latency.push(task.index(), latency) {
+            self.wakeup_latency[task.index()].0.record(latency);
+        } else if self.pending_latency.is_full() {
+            self.fold_pending_latencies();
         }
+    }
+
+    /// Hand the latencies held back to their distributions.
+    fn fold_pending_latencies(&mut self) {
+        let dists = &mut self.wakeup_latency;
+        self.pending_latency
+            .drain(dists.len(), |t, v| dists[t].0.record(v));
     }
 
     fn hot(&mut self, p: TaskId) -> &mut Hot {
@@ -633,9 +638,7 @@ impl MetricsSink {
     /// Close every open interval at `end_ns`.
     pub fn finish(&mut self, end_ns: u64) {
         self.end_ns = end_ns;
-        let dists = &mut self.wakeup_latency;
-        self.pending_latency
-            .drain(dists.len(), |t, v| dists[t].0.record(v));
+        self.fold_pending_latencies();
         for i in 0..self.hot.len() {
             let t = &mut self.hot[i];
             t.transition(t.residency, end_ns);
